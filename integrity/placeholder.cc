@@ -1,0 +1,1 @@
+// Replaced as soon as the layer has a real source file.

@@ -1,0 +1,19 @@
+// `goodcop manifest`: placeholder until its layer lands.
+#include <iostream>
+
+#include "watchdog/cli.h"
+
+namespace goodcop::cli {
+
+Verb add_manifest_verb(CLI::App& root) {
+  Verb v;
+  v.app = root.add_subcommand("manifest", "(not built yet)");
+  v.app->allow_extras();
+  v.run = [] {
+    std::cerr << "goodcop: manifest: not built yet\n";
+    return kExitFailure;
+  };
+  return v;
+}
+
+}  // namespace goodcop::cli

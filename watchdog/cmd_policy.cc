@@ -1,0 +1,19 @@
+// `goodcop policy`: placeholder until its layer lands.
+#include <iostream>
+
+#include "watchdog/cli.h"
+
+namespace goodcop::cli {
+
+Verb add_policy_verb(CLI::App& root) {
+  Verb v;
+  v.app = root.add_subcommand("policy", "(not built yet)");
+  v.app->allow_extras();
+  v.run = [] {
+    std::cerr << "goodcop: policy: not built yet\n";
+    return kExitFailure;
+  };
+  return v;
+}
+
+}  // namespace goodcop::cli
