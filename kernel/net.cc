@@ -1,0 +1,1 @@
+// net.cc: veth pairs and addresses over rtnetlink (placeholder).
