@@ -1,0 +1,118 @@
+#pragma once
+// A small rtnetlink client over libmnl: links, addresses and routes, in the network
+// namespace the socket was created in (a netlink socket stays bound to the netns of its
+// creator, see netlink(7)/socket(7), so a socket made on a thread that setns()'d into a jail's
+// netns configures that jail from anywhere). Failures throw SysError with op
+// "rtnetlink RTM_xxx" and the interface name (or the address) as path.
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/parse.h"
+
+struct mnl_socket;
+
+namespace goodcop {
+
+// An IPv4 or IPv6 address with a prefix length ("198.18.0.2/32", "2001:db8::2/128").
+struct Address {
+  int family = 0;                    // AF_INET or AF_INET6
+  std::array<uint8_t, 16> bytes{};   // network order; IPv4 uses the first 4
+  uint8_t prefix = 0;                // 0..32 or 0..128
+  // Bytes used by the family (4 or 16).
+  size_t size() const noexcept { return family == AF_INET ? 4 : 16; }
+  // The full-length prefix of the family (32 or 128).
+  uint8_t max_prefix() const noexcept { return family == AF_INET ? 32 : 128; }
+  // "198.18.0.2/24"; without the prefix when it is the full length ("198.18.0.2").
+  std::string str() const;
+  // The address alone, without prefix ("2001:db8::2").
+  std::string ip() const;
+  bool operator==(const Address&) const = default;
+};
+
+// Parses "IP" or "IP/PREFIX" (IPv4 dotted quad or IPv6 text form). Without a prefix the
+// full length is used. Errors: "invalid IP address 'x'", "invalid prefix length in 'x'".
+Parsed<Address> parse_address(std::string_view text);
+
+// One link as listed by RTM_GETLINK.
+struct LinkInfo {
+  int index = 0;
+  std::string name;
+  unsigned flags = 0;  // IFF_UP, IFF_LOOPBACK, ...
+  std::string kind;    // IFLA_INFO_KIND ("veth"), "" when none
+};
+
+// One address as listed by RTM_GETADDR.
+struct AddrInfo {
+  int index = 0;
+  Address addr;
+  unsigned flags = 0;  // IFA_F_*
+};
+
+// One route as listed or requested (main table).
+struct RouteInfo {
+  Address dst;                     // prefix; prefix 0 = default
+  std::optional<Address> gateway;  // next hop (full-length prefix)
+  int oif = 0;                     // output interface index, 0 = none
+  uint8_t type = 1;                // RTN_UNICAST, RTN_UNREACHABLE, ...
+  uint8_t scope = 0;               // RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, ...
+  uint8_t protocol = 4;            // RTPROT_STATIC when adding
+  bool onlink = false;             // RTNH_F_ONLINK: gateway reachable on oif without a route
+};
+
+// An rtnetlink socket bound to one network namespace. Move-only; not thread-safe.
+class RtNetlink {
+ public:
+  // A socket in the calling thread's network namespace.
+  static RtNetlink open();
+  // A socket in the network namespace `netns_fd` (an fd of /proc/PID/ns/net), created on a
+  // short-lived thread that setns()'d into it; the calling thread's netns is never changed.
+  static RtNetlink open_in_netns(int netns_fd);
+
+  RtNetlink(RtNetlink&& o) noexcept;
+  RtNetlink& operator=(RtNetlink&& o) noexcept;
+  RtNetlink(const RtNetlink&) = delete;
+  RtNetlink& operator=(const RtNetlink&) = delete;
+  ~RtNetlink();
+
+  // The index of link `name`, or 0 when there is none.
+  int link_index(const std::string& name);
+  // Every link, every address, every main-table route of `family` (AF_INET/AF_INET6).
+  std::vector<LinkInfo> links();
+  std::vector<AddrInfo> addresses();
+  std::vector<RouteInfo> routes(int family);
+
+  // Creates a veth pair: `host_name` here, `peer_name` directly inside `peer_netns_fd`
+  // (so the peer's name never clashes with a host interface). Returns the host index.
+  int create_veth(const std::string& host_name, const std::string& peer_name, int peer_netns_fd);
+  // Sets IFF_UP on link `index` (`name` is for errors).
+  void set_up(int index, const std::string& name);
+  // Deletes link `index`; false when it no longer exists (ENODEV), true when deleted.
+  bool delete_link(int index, const std::string& name);
+  // Adds an address to link `index`; nodad: IFA_F_NODAD (IPv6 usable at once, no DAD wait).
+  void add_address(int index, const std::string& name, const Address& addr, bool nodad);
+  // Adds a route (NLM_F_EXCL). Throws SysError EEXIST when an equal route exists.
+  void add_route(const RouteInfo& route, const std::string& name);
+  // Deletes a route; false when it did not exist (ESRCH/ENOENT).
+  bool delete_route(const RouteInfo& route, const std::string& name);
+
+ private:
+  explicit RtNetlink(mnl_socket* s) noexcept : sock_(s) {}
+  // Sends one request and waits for its ACK (or, with `dump`, collects every reply).
+  // Sends one request and reads replies until its ACK (or, for a dump, NLMSG_DONE), calling
+  // on_msg for each data message. Throws SysError(op, what, errno of the NLMSG_ERROR).
+  void transact(void* nlh, std::string_view op, std::string_view what,
+                const std::function<void(const void* nlh)>& on_msg);
+
+  mnl_socket* sock_ = nullptr;
+  uint32_t seq_ = 0;
+};
+
+}  // namespace goodcop
