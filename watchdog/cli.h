@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <vector>
 
 namespace goodcop::cli {
 
@@ -24,6 +25,9 @@ struct Verb {
 Verb add_policy_verb(CLI::App& root);
 Verb add_jail_verb(CLI::App& root);
 Verb add_manifest_verb(CLI::App& root);
+Verb add_daemon_verb(CLI::App& root);
+// The verbs that talk to a running daemon over its control socket (status, check, ...).
+std::vector<Verb> add_control_verbs(CLI::App& root);
 
 // Parses argv against all verbs and runs the chosen one; returns the exit code.
 // Usage errors print one line and CLI11's hint to stderr and return kExitUsage.

@@ -1,0 +1,1 @@
+// Replaced as soon as the supervisor has a real source file.
