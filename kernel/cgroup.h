@@ -131,8 +131,8 @@ class JailCgroup {
  private:
   JailCgroup() = default;
   struct Dir {
-    std::string path;        // absolute directory
-    std::string controller;  // "" for the v2 directory, else the v1 controller it serves
+    std::string path;                      // absolute directory
+    std::vector<std::string> controllers;  // empty: the v2 directory; else the v1 hierarchy's
   };
   const Dir* find(const std::string& controller) const;
 

@@ -96,8 +96,10 @@ class RtNetlink {
   void set_up(int index, const std::string& name);
   // Deletes link `index`; false when it no longer exists (ENODEV), true when deleted.
   bool delete_link(int index, const std::string& name);
-  // Adds an address to link `index`; nodad: IFA_F_NODAD (IPv6 usable at once, no DAD wait).
-  void add_address(int index, const std::string& name, const Address& addr, bool nodad);
+  // Adds an address to link `index`; nodad: IFA_F_NODAD (IPv6 usable at once, no DAD wait);
+  // scope: RT_SCOPE_UNIVERSE (0) or RT_SCOPE_LINK (253).
+  void add_address(int index, const std::string& name, const Address& addr, bool nodad,
+                   uint8_t scope = 0);
   // Adds a route (NLM_F_EXCL). Throws SysError EEXIST when an equal route exists.
   void add_route(const RouteInfo& route, const std::string& name);
   // Deletes a route; false when it did not exist (ESRCH/ENOENT).
