@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <linux/rtnetlink.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 
@@ -29,6 +30,18 @@ uint32_t fnv1a(const std::string& s) {
     h *= 16777619u;
   }
   return h;
+}
+
+// Returns once link `index` can carry packets (see LinkInfo::ready); `mon` was subscribed
+// before the link came up, so the notification cannot slip between check and wait.
+void wait_ready(RtNetlink& nl, LinkMonitor& mon, int index, const std::string& hn,
+                const std::string& name) {
+  auto now = nl.link(index);
+  if (now && now->ready()) return;
+  if (mon.wait([&](const LinkInfo& l) { return l.index == index && l.ready(); }, 2000)) return;
+  now = nl.link(index);  // a lost notification (ENOBUFS) or a very slow link watch
+  if (now && now->ready()) return;
+  throw Error("veth '" + hn + "': link '" + name + "' not ready after 2s");
 }
 
 RouteInfo host_route(const Address& jail_addr, int oif) {
@@ -98,8 +111,17 @@ Veth Veth::create(const std::string& name, int netns_fd, const NetSpec& spec) {
     (a.family == AF_INET ? has4 : has6) = true;
   }
 
+  // The jail's netns, never ours: a netns fd opened before the child unshared would make the
+  // "jail side" a second interface of the host.
+  const struct stat mine = fstat_fd(open_fd("/proc/thread-self/ns/net", O_RDONLY).get());
+  const struct stat theirs = fstat_fd(netns_fd, "netns fd");
+  if (mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino)
+    throw Error("veth '" + hn + "': the target network namespace is the host's own");
+
   RtNetlink host = RtNetlink::open();
   RtNetlink jail = RtNetlink::open_in_netns(netns_fd);
+  LinkMonitor host_mon;  // subscribed before anything comes up
+  LinkMonitor jail_mon(netns_fd);
   Veth v;  // from here on, a throw deletes the pair through v's destructor
   v.host_name_ = hn;
   v.host_index_ = host.create_veth(hn, kJailIfname, netns_fd);
@@ -125,6 +147,9 @@ Veth Veth::create(const std::string& name, int netns_fd, const NetSpec& spec) {
 
   // Host routes to each jail address through the host side.
   for (const Address& a : spec.addrs) host.add_route(host_route(a, v.host_index_), hn);
+  // Usable when create() returns: the first packet must not hit noop_qdisc.
+  wait_ready(host, host_mon, v.host_index_, hn, hn);
+  wait_ready(jail, jail_mon, eth, hn, kJailIfname);
   log_debug("veth '{}': up with {} address(es)", hn, spec.addrs.size());
   return v;
 }

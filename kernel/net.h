@@ -56,7 +56,8 @@ class Veth {
   // (lo is brought up too). On failure everything made so far is deleted, then it throws
   // (SysError "rtnetlink RTM_xxx" with the interface name as path; Error on bad input:
   // no addresses, duplicate address). Throws SysError EEXIST when gc-NAME exists (call
-  // clean_stale first after a crash).
+  // clean_stale first after a crash). `netns_fd` must be opened after the child unshared its
+  // netns (Error "the target network namespace is the host's own" otherwise).
   static Veth create(const std::string& name, int netns_fd, const NetSpec& spec);
   // Deletes a leftover gc-NAME link of a crashed run (its routes and peer go with it).
   // Returns true when one was deleted.

@@ -9,9 +9,11 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
+#include <poll.h>
 #include <sched.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <exception>
 #include <thread>
@@ -228,6 +230,30 @@ int RtNetlink::link_index(const std::string& name) {
   return index;
 }
 
+namespace {
+
+LinkInfo parse_link(const nlmsghdr* m) {
+  auto* r = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(m));
+  LinkInfo li;
+  li.index = r->ifi_index;
+  li.flags = r->ifi_flags;
+  auto tb = attrs(m, sizeof(ifinfomsg), IFLA_MAX);
+  if (tb[IFLA_IFNAME]) li.name = mnl_attr_get_str(tb[IFLA_IFNAME]);
+  if (tb[IFLA_QDISC]) li.qdisc = mnl_attr_get_str(tb[IFLA_QDISC]);
+  if (tb[IFLA_OPERSTATE]) li.operstate = mnl_attr_get_u8(tb[IFLA_OPERSTATE]);
+  if (tb[IFLA_LINKINFO]) {
+    const nlattr* info = tb[IFLA_LINKINFO];
+    each_attr(mnl_attr_get_payload(info),
+              static_cast<const char*>(static_cast<const void*>(info)) + info->nla_len,
+              [&](const nlattr* a) {
+                if (mnl_attr_get_type(a) == IFLA_INFO_KIND) li.kind = mnl_attr_get_str(a);
+              });
+  }
+  return li;
+}
+
+}  // namespace
+
 std::vector<LinkInfo> RtNetlink::links() {
   std::vector<char> buf;
   nlmsghdr* nlh = start(buf, RTM_GETLINK, NLM_F_DUMP);
@@ -236,24 +262,74 @@ std::vector<LinkInfo> RtNetlink::links() {
   std::vector<LinkInfo> out;
   transact(nlh, op_name(RTM_GETLINK), "", [&](const void* p) {
     auto* m = static_cast<const nlmsghdr*>(p);
-    if (m->nlmsg_type != RTM_NEWLINK) return;
-    auto* r = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(m));
-    LinkInfo li;
-    li.index = r->ifi_index;
-    li.flags = r->ifi_flags;
-    auto tb = attrs(m, sizeof(ifinfomsg), IFLA_MAX);
-    if (tb[IFLA_IFNAME]) li.name = mnl_attr_get_str(tb[IFLA_IFNAME]);
-    if (tb[IFLA_LINKINFO]) {
-      const nlattr* info = tb[IFLA_LINKINFO];
-      each_attr(mnl_attr_get_payload(info),
-                static_cast<const char*>(static_cast<const void*>(info)) + info->nla_len,
-                [&](const nlattr* a) {
-                  if (mnl_attr_get_type(a) == IFLA_INFO_KIND) li.kind = mnl_attr_get_str(a);
-                });
-    }
-    out.push_back(std::move(li));
+    if (m->nlmsg_type == RTM_NEWLINK) out.push_back(parse_link(m));
   });
   return out;
+}
+
+std::optional<LinkInfo> RtNetlink::link(int index) {
+  for (LinkInfo& l : links())
+    if (l.index == index) return std::move(l);
+  return std::nullopt;
+}
+
+LinkMonitor::LinkMonitor(int netns_fd) {
+  auto subscribe = [this] {
+    sock_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (sock_ == nullptr) throw SysError("socket", "NETLINK_ROUTE", errno);
+    if (mnl_socket_bind(sock_, 1u << (RTNLGRP_LINK - 1), MNL_SOCKET_AUTOPID) < 0) {
+      int err = errno;
+      mnl_socket_close(sock_);
+      sock_ = nullptr;
+      throw SysError("bind", "RTNLGRP_LINK", err);
+    }
+  };
+  if (netns_fd < 0) {
+    subscribe();
+    return;
+  }
+  std::exception_ptr err;
+  std::thread t([&] {  // as in RtNetlink::open_in_netns
+    try {
+      check(::setns(netns_fd, CLONE_NEWNET), "setns", "netns fd " + std::to_string(netns_fd));
+      subscribe();
+    } catch (...) {
+      err = std::current_exception();
+    }
+  });
+  t.join();
+  if (err) std::rethrow_exception(err);
+}
+
+LinkMonitor::~LinkMonitor() {
+  if (sock_ != nullptr) mnl_socket_close(sock_);
+}
+
+bool LinkMonitor::wait(const std::function<bool(const LinkInfo&)>& pred, int timeout_ms) {
+  const int fd = mnl_socket_get_fd(sock_);
+  std::vector<char> buf(kBufSize);
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    int rc = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (rc < 0 && errno != EINTR) throw SysError("poll", "RTNLGRP_LINK", errno);
+    if (rc <= 0) continue;
+    ssize_t n = mnl_socket_recvfrom(sock_, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      // ENOBUFS: notifications were lost; the caller's predicate re-check covers it.
+      if (errno == ENOBUFS) return false;
+      throw SysError("recv", "RTNLGRP_LINK", errno);
+    }
+    int len = static_cast<int>(n);
+    for (const nlmsghdr* m = reinterpret_cast<const nlmsghdr*>(buf.data()); mnl_nlmsg_ok(m, len);
+         m = mnl_nlmsg_next(m, &len)) {
+      if (m->nlmsg_type == RTM_NEWLINK && pred(parse_link(m))) return true;
+    }
+  }
 }
 
 std::vector<AddrInfo> RtNetlink::addresses() {

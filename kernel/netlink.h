@@ -47,6 +47,13 @@ struct LinkInfo {
   std::string name;
   unsigned flags = 0;  // IFF_UP, IFF_LOOPBACK, ...
   std::string kind;    // IFLA_INFO_KIND ("veth"), "" when none
+  uint8_t operstate = 0;  // IFLA_OPERSTATE (IF_OPER_UP = 6)
+  std::string qdisc;      // IFLA_QDISC: "noop" until the link watch has activated the device
+  // True when the link can carry packets now: operationally up and its queueing discipline
+  // attached. A veth gets carrier when its second end comes up, but the kernel attaches the
+  // qdisc later from the link-watch work; until then every packet (the first ARP request,
+  // the first SYN) is dropped by noop_qdisc and TCP waits out a 1 s retransmission.
+  bool ready() const noexcept { return operstate == 6 && !qdisc.empty() && qdisc != "noop"; }
 };
 
 // One address as listed by RTM_GETADDR.
@@ -65,6 +72,23 @@ struct RouteInfo {
   uint8_t scope = 0;               // RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, ...
   uint8_t protocol = 4;            // RTPROT_STATIC when adding
   bool onlink = false;             // RTNH_F_ONLINK: gateway reachable on oif without a route
+};
+
+// A socket subscribed to link notifications (RTNLGRP_LINK) of one network namespace, for
+// waiting on the kernel's asynchronous link state changes instead of polling. Subscribe before
+// querying the state, so no change between the query and the wait is missed.
+class LinkMonitor {
+ public:
+  // Subscribes in the calling thread's netns (netns_fd < 0) or in netns_fd.
+  explicit LinkMonitor(int netns_fd = -1);
+  LinkMonitor(const LinkMonitor&) = delete;
+  LinkMonitor& operator=(const LinkMonitor&) = delete;
+  ~LinkMonitor();
+  // Reads notifications until `pred` accepts one; false after `timeout_ms`.
+  bool wait(const std::function<bool(const LinkInfo&)>& pred, int timeout_ms);
+
+ private:
+  mnl_socket* sock_ = nullptr;
 };
 
 // An rtnetlink socket bound to one network namespace. Move-only; not thread-safe.
@@ -86,6 +110,8 @@ class RtNetlink {
   int link_index(const std::string& name);
   // Every link, every address, every main-table route of `family` (AF_INET/AF_INET6).
   std::vector<LinkInfo> links();
+  // Link `index`; nullopt when it does not exist.
+  std::optional<LinkInfo> link(int index);
   std::vector<AddrInfo> addresses();
   std::vector<RouteInfo> routes(int family);
 

@@ -33,7 +33,10 @@ class Child {
       ::close(from[0]);
       ::signal(SIGPIPE, SIG_DFL);
       int rc = 120;
-      if (unshare_flags != 0 && ::unshare(unshare_flags) < 0) ::_exit(121);
+      if (unshare_flags != 0) {
+        if (::unshare(unshare_flags) < 0) ::_exit(121);
+        write_line(from[1], "unshared");  // the parent may now open /proc/PID/ns/*
+      }
       try {
         rc = body(to[0], from[1]);
       } catch (...) {
@@ -45,6 +48,7 @@ class Child {
     ::close(from[1]);
     to_ = UniqueFd(to[1]);
     from_ = UniqueFd(from[0]);
+    if (unshare_flags != 0 && recv() != "unshared") throw Error("test child: unshare failed");
   }
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
