@@ -1,0 +1,40 @@
+#pragma once
+// SHA-256 (OpenSSL EVP) of memory and of open files, and the small thread pool
+// that hashes many files in parallel. Internal to integrity/.
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+namespace goodcop::integrity {
+
+// SHA-256 of a byte string.
+std::array<uint8_t, 32> sha256_of(std::string_view data);
+
+// A per-thread hasher: one EVP context and one large read buffer, reused.
+class FileHasher {
+ public:
+  FileHasher();
+  ~FileHasher();
+  FileHasher(const FileHasher&) = delete;
+  FileHasher& operator=(const FileHasher&) = delete;
+
+  // Hashes fd from its start, reading at most expect+1 bytes: a file that grew
+  // past `expect` is not read further (a jail can grow a file forever).
+  // Returns false when the bytes read differ in count from `expect`. Throws SysError.
+  bool hash(int fd, uint64_t expect, std::array<uint8_t, 32>& out, std::string_view what);
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+// Runs fn(i, worker) for i in [0, n) on `threads` threads, worker in [0, threads)
+// naming the thread (for per-thread state); fn must be thread-safe.
+// `tick` runs on the calling thread about every 200 ms until all are done.
+// The first exception thrown by fn is rethrown after all threads stop.
+void parallel_for(size_t n, unsigned threads, const std::function<void(size_t, unsigned)>& fn,
+                  const std::function<void()>& tick = {});
+
+}  // namespace goodcop::integrity
