@@ -1,0 +1,141 @@
+#pragma once
+// A FreeBSD-style jail on Linux namespaces: JailSpec → running jail.
+//
+// start() forks and execs goodcop itself (from a sealed memfd copy, CVE-2019-5736) into
+// a single-threaded setup mode (run_internal_mode) that creates the namespaces, builds
+// the jail's filesystem, muzzles root and runs the command under goodcop's tiny init.
+// Failures come back as "jail 'web1': pivot_root '/srv/j': Invalid argument".
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/fd.h"
+#include "kernel/cgroup.h"
+#include "kernel/net.h"
+#include "kernel/netlink.h"
+
+namespace goodcop::kernel {
+
+// How the jail reaches the network. kNone: its own loopback only. kVeth: its own addresses
+// on a veth pair whose host side routes to them. kHost: the host's network (asked for).
+enum class NetMode { kNone, kVeth, kHost };
+
+// Who is pid 1 in the jail: goodcop's own init (reaps, forwards signals, exits with the
+// command's status) or the jail's own program (argv[0], typically /sbin/init).
+enum class InitMode { kGoodcop, kJail };
+
+// A bind mount from the host into the jail. Always nosuid,nodev; read-only unless writable.
+struct Bind {
+  std::string source;  // absolute host path
+  std::string target;  // absolute path inside the jail (must exist in the jail's tree)
+  bool writable = false;
+};
+
+// The capabilities root in the jail keeps in its bounding set by default (docs/jail.md).
+uint64_t default_capabilities();
+
+// Everything needed to start a jail. The caller (the watchdog, `goodcop jail`) fills it;
+// no YAML here.
+struct JailSpec {
+  std::string name;      // names host objects goodcop-<name>; [a-z0-9_-], 1..32 characters
+  std::string root;      // absolute host path of the jail's tree, or "/" (host view)
+  bool read_only_root = false;
+  bool private_tmp = false;  // a fresh tmpfs on /tmp
+  std::string hostname;
+  NetMode net = NetMode::kNone;
+  std::vector<Address> addresses;      // for kVeth (kernel/net.h routes them)
+  std::vector<std::string> argv;       // the command; argv[0] is searched in PATH of env
+  std::vector<std::string> env;        // KEY=VALUE; a default PATH is added when absent
+  std::string cwd = "/";
+  uint32_t uid = 0;  // inside the jail
+  uint32_t gid = 0;
+  Limits limits;       // kernel/cgroup.h
+  bool cgroup = true;  // a cgroup even without limits (freeze, kill_all, pids); forced by limits
+  std::vector<Bind> binds;
+  bool userns = true;           // opting out is weaker: jail root is host root, muzzled
+  uint32_t host_id_base = 0;    // host uid/gid of jail id 0; 0 = derived from the name
+  uint64_t capabilities = default_capabilities();  // bit n = capability n
+  InitMode init = InitMode::kGoodcop;
+  bool die_with_parent = false;  // SIGKILL the jail when the starting thread dies (CLI)
+  int stdio[3] = {0, 1, 2};      // the caller's fds the jail gets as stdin/stdout/stderr
+};
+
+// The goodcop binary that runs the setup mode, copied once into a sealed memfd so no
+// process in a jail can reach (and rewrite) the host's binary through /proc/*/exe.
+class Helper {
+ public:
+  // path: the goodcop binary (tests: GOODCOP_BINARY; goodcop itself: /proc/self/exe).
+  explicit Helper(const std::string& path = "/proc/self/exe");
+  int fd() const { return memfd_.get(); }
+
+ private:
+  UniqueFd memfd_;
+};
+
+// The process-wide Helper for /proc/self/exe, created on first use (thread-safe).
+const Helper& self_helper();
+
+// The host id of jail uid/gid 0 for spec (host_id_base, or derived from the name).
+uint32_t host_id_base(const JailSpec& spec);
+
+struct JailState;  // cgroup, veth and other owners (jail.cc)
+
+// A running jail; owns it. The destructor kills everything in it, reaps its init and
+// removes what start() created (cgroup, veth); mounts die with its mount namespace.
+class Jail {
+ public:
+  Jail(Jail&&) noexcept;
+  Jail& operator=(Jail&&) noexcept;
+  ~Jail();
+
+  const std::string& name() const;
+  // The jail's init (pid 1 inside) as seen from the host, and a pidfd on it.
+  pid_t pid() const;
+  int pidfd() const;
+  // Blocks until init exits; returns its exit code (128+N when killed by signal N).
+  int wait();
+  // The exit code once init has exited, without blocking.
+  std::optional<int> try_wait();
+  // Stops / resumes every process in the jail at once (the cgroup freezer).
+  void freeze();
+  void thaw();
+  // Kills every process in the jail (leaves init as a zombie for wait()).
+  void kill_all();
+  // Host pids of every process in the jail.
+  std::vector<pid_t> pids() const;
+  // Sends sig to the jail's init (which forwards TERM/INT/HUP to the command).
+  void signal(int sig);
+  const JailSpec& spec() const;
+  // The jail's cgroup and veth owners, or nullptr when it has none.
+  const JailCgroup* cgroup() const;
+  const Veth* veth() const;
+
+ private:
+  friend Jail start(const JailSpec& spec, const Helper& helper);
+  explicit Jail(std::unique_ptr<JailState> s);
+  std::unique_ptr<JailState> s_;
+};
+
+// Starts a jail; throws Error "jail '<name>': <step> '<path>': <strerror>" on failure.
+// A failure with op "execve" and ENOENT means the command is not in the jail.
+Jail start(const JailSpec& spec, const Helper& helper = self_helper());
+
+// Runs argv inside a running jail (setns into its namespaces, like jexec(8)) with the
+// jail's confinement, as uid/gid; returns the exit code (128+N on signal N).
+int enter(const Jail& jail, const std::vector<std::string>& argv, uint32_t uid = 0,
+          uint32_t gid = 0, const Helper& helper = self_helper());
+
+// The hidden first argument that selects the internal setup modes of the goodcop binary.
+inline constexpr const char* kSetupArg = "__jail-setup";
+inline constexpr const char* kEnterArg = "__jail-enter";
+
+// Call first in main(): when argv[1] is an internal mode, runs it and returns its exit
+// code; otherwise returns nullopt and main carries on.
+std::optional<int> run_internal_mode(int argc, char** argv);
+
+}  // namespace goodcop::kernel
