@@ -1,0 +1,103 @@
+#include "backups/overlay.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "backups/fsops.h"
+#include "backups/manifest_glue.h"
+#include "backups/seal.h"
+#include "base/error.h"
+#include "base/fd.h"
+#include "base/scope_exit.h"
+
+namespace goodcop::backups {
+
+std::string prepare_lower(const std::string& archive, const std::string& lower_root,
+                          const ExtractLimits& limits) {
+  try {
+    std::string digest = verify_archive_digest(archive);
+    if (::mkdir(lower_root.c_str(), 0700) < 0 && errno != EEXIST)
+      throw SysError("mkdir", lower_root, errno);
+    std::string lower = lower_root + "/" + digest;
+    struct stat st {};
+    if (::lstat(lower.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) throw Error("'" + lower + "' is not a directory");
+      return lower;
+    }
+    std::string tmp = lower + ".tmp." + std::to_string(::getpid());
+    remove_tree(tmp);
+    check(::mkdir(tmp.c_str(), 0700), "mkdir", tmp);
+    ScopeExit drop_tmp([&] { remove_tree(tmp); });
+    TreeManifest m = parse_tree_manifest(read_manifest_member(archive));
+    ExtractOptions xo;
+    xo.limits = limits;
+    xo.expected = &m.expected;
+    xo.skip_manifest_member = true;
+    extract_archive(archive, tmp, xo);
+    TreeCheck c = verify_tree(tmp, m);
+    if (!c.clean) throw Error("extracted tree differs from the manifest: " + c.diff_json);
+    check(::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, lower.c_str(), RENAME_NOREPLACE),
+          "renameat2", lower);
+    drop_tmp.dismiss();
+    fsync_dir(lower_root);
+    return lower;
+  } catch (...) {
+    rethrow_with_context("prepare lower '" + archive + "'");
+  }
+}
+
+UpperDirs upper_dirs(const std::string& state_dir) {
+  return {state_dir + "/upper", state_dir + "/work"};
+}
+
+std::string reset_upper(const std::string& state_dir) {
+  UpperDirs u = upper_dirs(state_dir);
+  std::string prev = state_dir + "/upper.prev";
+  std::string kept;
+  struct stat st {};
+  if (::lstat(u.upper.c_str(), &st) == 0) {
+    remove_tree(prev);
+    check(::rename(u.upper.c_str(), prev.c_str()), "rename", u.upper);
+    kept = prev;
+  }
+  // overlayfs' workdir must be empty at mount time and on the upper's filesystem.
+  remove_tree(u.work);
+  check(::mkdir(u.upper.c_str(), 0755), "mkdir", u.upper);
+  check(::mkdir(u.work.c_str(), 0700), "mkdir", u.work);
+  fsync_dir(state_dir);
+  return kept;
+}
+
+void mount_overlay(const std::string& lower, const std::string& state_dir,
+                   const std::string& target) {
+  UpperDirs u = upper_dirs(state_dir);
+  for (const std::string* p : std::initializer_list<const std::string*>{&lower, &u.upper, &u.work}) {
+    if (p->find_first_of(",:\\") != std::string::npos)
+      throw Error("overlay: path '" + *p + "' contains ',', ':' or '\\'");
+  }
+  std::string opts = "lowerdir=" + lower + ",upperdir=" + u.upper + ",workdir=" + u.work;
+  check(::mount("overlay", target.c_str(), "overlay", MS_NODEV | MS_NOSUID, opts.c_str()),
+        "mount overlay", target);
+}
+
+void unmount_overlay(const std::string& target) {
+  check(::umount2(target.c_str(), UMOUNT_NOFOLLOW), "umount", target);
+}
+
+void mount_upper_quota(const std::string& state_dir, uint64_t bytes) {
+  if (bytes == 0) throw Error("disk quota: size must be positive");
+  std::string opts = "size=" + std::to_string(bytes) + ",mode=0700";
+  check(::mount("goodcop-upper", state_dir.c_str(), "tmpfs", MS_NODEV | MS_NOSUID, opts.c_str()),
+        "mount tmpfs", state_dir);
+}
+
+void unmount_upper_quota(const std::string& state_dir) {
+  check(::umount2(state_dir.c_str(), UMOUNT_NOFOLLOW), "umount", state_dir);
+}
+
+}  // namespace goodcop::backups

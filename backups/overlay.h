@@ -1,0 +1,49 @@
+#pragma once
+// Overlay mode (DESIGN.md "Storage of a jail"): a golden archive is extracted once,
+// verified, into a read-only lower tree per archive version, shared by every
+// restore; the jail's root is an overlay of that lower tree and a per-jail upper
+// directory, so a restore is "keep the old upper as evidence, start a fresh empty one".
+
+#include <cstdint>
+#include <string>
+
+#include "backups/extract.h"
+
+namespace goodcop::backups {
+
+// Extracts and verifies `archive` into `<lower_root>/<archive sha256>` unless that
+// lower tree already exists (a finished lower tree only appears by rename), and
+// returns its path. The archive's digest is checked either way.
+std::string prepare_lower(const std::string& archive, const std::string& lower_root,
+                          const ExtractLimits& limits = {});
+
+// The writable side of one jail's overlay: `<state>/upper` and `<state>/work`.
+struct UpperDirs {
+  std::string upper;
+  std::string work;
+};
+
+// The upper/work pair under a jail's state directory (not created).
+UpperDirs upper_dirs(const std::string& state_dir);
+
+// Starts a fresh, empty upper (and work) directory. A previous upper is kept as
+// `<state>/upper.prev` (replacing an older one) for the caller to preserve as
+// evidence; its path is returned ("" when there was none).
+std::string reset_upper(const std::string& state_dir);
+
+// Mounts the overlay of `lower` (read-only) and the state's upper/work on `target`.
+void mount_overlay(const std::string& lower, const std::string& state_dir,
+                   const std::string& target);
+
+// Unmounts an overlay mounted by mount_overlay (lazily if busy is false: never).
+void unmount_overlay(const std::string& target);
+
+// Mounts a size-limited tmpfs on `state_dir` to hold upper and work: what a jail can
+// write is capped at `bytes` (a policy's limits.disk), in a filesystem of its own,
+// so a full jail cannot starve the host or the evidence directory.
+void mount_upper_quota(const std::string& state_dir, uint64_t bytes);
+
+// Unmounts what mount_upper_quota mounted.
+void unmount_upper_quota(const std::string& state_dir);
+
+}  // namespace goodcop::backups

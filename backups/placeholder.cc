@@ -1,1 +1,0 @@
-// Replaced as soon as the layer has a real source file.
