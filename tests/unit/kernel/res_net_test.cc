@@ -286,7 +286,7 @@ TEST_CASE("net: creating over an existing link fails and leaves it alone",
   require_no_link("res-dup");
 }
 
-TEST_CASE("net: a jail whose netns died takes its pair along; destroy is then a no-op",
+TEST_CASE("net: a jail whose netns died takes its pair along, and destroy is then a no-op",
           "[kernel][net][root]") {
   GOODCOP_REQUIRE_ROOT();
   std::optional<Veth> v;
