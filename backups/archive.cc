@@ -114,9 +114,10 @@ int Archive::check(int rc, std::string_view op, std::string_view what, bool allo
 
 std::unique_ptr<Archive> open_pax_writer(int fd, Compression c, std::string_view what) {
   auto w = std::make_unique<Archive>(Archive::Kind::kWrite);
-  // pax restricted: plain ustar headers where they suffice, pax extended headers for
-  // long names, big ids, xattrs, ACLs and sparse maps.
-  w->check(archive_write_set_format_pax_restricted(w->get()), "archive format", what);
+  // pax (interchange), not pax_restricted: restricted drops sub-second times, and a
+  // restored tree must match its manifest's mtimes to the nanosecond. Extended headers
+  // also carry long names, big ids, xattrs, ACLs and sparse maps.
+  w->check(archive_write_set_format_pax(w->get()), "archive format", what);
   switch (c) {
     case Compression::kNone: break;
     case Compression::kZstd:
