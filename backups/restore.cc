@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,7 +39,10 @@ void move_across(int src, int dst, const std::string& rel) {
     sp = parent == "." ? UniqueFd(check(::dup(src), "dup", rel))
                        : open_beneath(src, parent, O_RDONLY | O_DIRECTORY);
   } catch (const SysError& e) {
-    if (e.code() == ENOENT) return;
+    // Missing, or reached through a symlink or another mount the jail planted: not
+    // carried (following it could move a host directory into the jail).
+    if (e.code() == ENOENT || e.code() == ELOOP || e.code() == EXDEV || e.code() == ENOTDIR)
+      return;
     throw;
   }
   if (!exists_at(sp.get(), name)) return;
@@ -130,8 +134,15 @@ RestoreResult restore_plain(const std::string& archive, const std::string& dir_i
       keep.push_back(rel);
     }
 
-    recover_staging(dir, keep);
+    // One restore of `dir` at a time. The extraction helper inherits the lock, so a
+    // restore killed mid-way holds it until its helper is dead too: the next one waits
+    // instead of racing a dying writer in the staging tree.
     std::string staging = staging_path(dir);
+    UniqueFd lock = open_fd(staging + ".lock", O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
+    while (::flock(lock.get(), LOCK_EX) < 0) {
+      if (errno != EINTR) throw SysError("flock", staging + ".lock", errno);
+    }
+    recover_staging(dir, keep);
     check(::mkdir(staging.c_str(), 0700), "mkdir", staging);
     // On failure: keep paths already carried in go back, then the staging tree goes.
     // On success `staging` is the old tree, and dropping it is the last step.
