@@ -1,0 +1,88 @@
+// Overlay mode: one verified lower tree per archive version, a restore is a fresh
+// empty upper, the old upper is kept for evidence, and a size-limited upper.
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "backups/overlay.h"
+#include "backups/seal.h"
+#include "base/error.h"
+#include "base/fd.h"
+#include "base/scope_exit.h"
+#include "tests/support/support.h"
+#include "tests/unit/backups/helpers.h"
+
+namespace bk = goodcop::backups;
+using goodcop::test::snapshot;
+using goodcop::test::write_text;
+
+TEST_CASE("overlay: shared lower, fresh upper, old upper kept, quota", "[backups][overlay][root]") {
+  GOODCOP_REQUIRE_ROOT();
+  goodcop::test::TmpfsMount m("64m");
+  std::string base = m.path();
+  std::string src = base + "/src", lowers = base + "/lower", state = base + "/state",
+              merged = base + "/merged", arc = base + "/g.tar.zst";
+  REQUIRE(::mkdir(src.c_str(), 0755) == 0);
+  REQUIRE(::mkdir((src + "/etc").c_str(), 0755) == 0);
+  write_text(src + "/etc/version", "golden\n");
+  bk::SealResult sr = bk::seal(src, arc);
+
+  std::string lower = bk::prepare_lower(arc, lowers);
+  CHECK(lower == lowers + "/" + sr.sha256);
+  auto lower_snap = snapshot(lower);
+  CHECK(lower_snap == snapshot(src));
+  struct stat l1 {}, l2 {};
+  REQUIRE(::stat(lower.c_str(), &l1) == 0);
+  CHECK(bk::prepare_lower(arc, lowers) == lower);  // shared: not extracted again
+  REQUIRE(::stat(lower.c_str(), &l2) == 0);
+  CHECK(l1.st_ino == l2.st_ino);
+
+  REQUIRE(::mkdir(state.c_str(), 0700) == 0);
+  REQUIRE(::mkdir(merged.c_str(), 0755) == 0);
+  bk::mount_upper_quota(state, 2 << 20);
+  goodcop::ScopeExit unquota([&] { ::umount2(state.c_str(), MNT_DETACH); });
+  CHECK(bk::reset_upper(state) == "");
+  bk::mount_overlay(lower, state, merged);
+  {
+    goodcop::ScopeExit unmount([&] { ::umount2(merged.c_str(), MNT_DETACH); });
+    write_text(merged + "/etc/version", "defaced\n");
+    write_text(merged + "/shell.php", "<?php\n");
+    // The quota: a jail cannot write more than its upper filesystem holds.
+    {
+      goodcop::UniqueFd big = goodcop::open_fd(merged + "/fill", O_WRONLY | O_CREAT, 0644);
+      std::string mb(1 << 20, 'x');
+      int err = 0;
+      for (int i = 0; i < 4 && err == 0; ++i) {
+        if (::write(big.get(), mb.data(), mb.size()) < 0) err = errno;
+      }
+      CHECK(err == ENOSPC);
+    }
+    CHECK(snapshot(lower) == lower_snap);  // every write landed in upper
+    bk::unmount_overlay(merged);
+    unmount.dismiss();
+  }
+  std::string prev = bk::reset_upper(state);
+  CHECK(prev == state + "/upper.prev");
+  CHECK(goodcop::read_file(prev + "/shell.php") == "<?php\n");
+  CHECK(goodcop::test::list_dir(state + "/upper").empty());
+  bk::mount_overlay(lower, state, merged);
+  goodcop::ScopeExit unmount2([&] { ::umount2(merged.c_str(), MNT_DETACH); });
+  CHECK(goodcop::read_file(merged + "/etc/version") == "golden\n");
+  CHECK(::access((merged + "/shell.php").c_str(), F_OK) != 0);
+}
+
+TEST_CASE("overlay: a damaged archive never becomes a lower tree", "[backups][overlay]") {
+  goodcop::test::TempDir t;
+  std::string src = t / "src";
+  REQUIRE(::mkdir(src.c_str(), 0755) == 0);
+  write_text(src + "/f", "x\n");
+  bk::seal(src, t / "g.tar.zst");
+  goodcop::test::flip_byte(t / "g.tar.zst", 64);
+  CHECK_THROWS_WITH(bk::prepare_lower(t / "g.tar.zst", t / "lower"),
+                    Catch::StartsWith("prepare lower '" + t / "g.tar.zst" + "': archive '") &&
+                        Catch::EndsWith("damaged or swapped, refused"));
+  CHECK(::access((t / "lower").c_str(), F_OK) != 0);
+}
