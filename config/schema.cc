@@ -444,14 +444,16 @@ void walk(const YNode& map, const std::string& prefix, Ctx& c,
       if (c.diags.size() == before && !c.p.locations.count(full)) c.mark(v, full);
     } else if (is_group(full)) {
       if (v.kind != YNode::Kind::map) {
+        seen_leaf.emplace(full, k.at);  // "missing exec.start" would only repeat this
         c.key = full;
         c.error(v.at, "expected a mapping" + got_kind(v));
         continue;
       }
       walk(v, full, c, seen_leaf);
     } else {
+      std::string shown = full.size() > 80 ? full.substr(0, 77) + "..." : full;
       c.diags.push_back(
-          {c.file, k.at, "unknown key '" + full + "'" + did_you_mean(full, candidates())});
+          {c.file, k.at, "unknown key '" + shown + "'" + did_you_mean(full, candidates())});
     }
   }
 }
@@ -475,7 +477,8 @@ void apply_schema(const YNode& root, Policy& p, std::vector<Diag>& diags) {
   // exec.start may be left out only with exec.init: jail (then /sbin/init runs); when
   // exec.init itself was wrong, that error is enough.
   bool init_bad = seen.count("exec.init") && !p.locations.count("exec.init");
-  if (!seen.count("exec.start") && p.exec.init == Init::goodcop && !init_bad)
+  if (!seen.count("exec.start") && !seen.count("exec") && p.exec.init == Init::goodcop &&
+      !init_bad)
     diags.push_back({p.file, root.at, "missing required key 'exec.start'"});
 }
 

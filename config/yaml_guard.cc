@@ -102,7 +102,7 @@ struct Abandon {};
 class TreeBuilder : public YAML::EventHandler {
  public:
   TreeBuilder(const std::string& file, std::string_view text, std::vector<Diag>& diags)
-      : file_(file), diags_(diags) {
+      : file_(file), text_(text), diags_(diags) {
     size_t start = 0;
     for (;;) {
       size_t nl = text.find('\n', start);
@@ -158,6 +158,7 @@ class TreeBuilder : public YAML::EventHandler {
     n.value = value;
     n.quoted = tag == "!";
     check_tag(n.at, tag);
+    if (n.quoted && !quote_closed(m)) error(n.at, "quoted string is not closed");
     add(std::move(n));
   }
 
@@ -183,6 +184,26 @@ class TreeBuilder : public YAML::EventHandler {
     bool have_key = false;
     YNode key;
   };
+
+  // yaml-cpp 0.7 accepts a quoted scalar left open at the end of the file when a line
+  // break precedes EOF, silently swallowing the rest of the file into one string.
+  bool quote_closed(const YAML::Mark& m) const {
+    if (m.pos < 0 || static_cast<size_t>(m.pos) >= text_.size()) return true;
+    char q = text_[static_cast<size_t>(m.pos)];
+    if (q != '"' && q != '\'') return true;  // a block scalar (| or >)
+    for (size_t i = static_cast<size_t>(m.pos) + 1; i < text_.size(); ++i) {
+      if (q == '"' && text_[i] == '\\') {
+        ++i;
+      } else if (text_[i] == q) {
+        if (q == '\'' && i + 1 < text_.size() && text_[i + 1] == '\'') {
+          ++i;  // '' is a quote inside a single-quoted string
+          continue;
+        }
+        return true;
+      }
+    }
+    return false;
+  }
 
   void error(Location at, std::string msg) { diags_.push_back({file_, at, std::move(msg)}); }
 
@@ -234,6 +255,9 @@ class TreeBuilder : public YAML::EventHandler {
       top.have_key = true;
     } else {
       top.have_key = false;
+      // yaml-cpp marks an empty value ("name:") at the next token, often the next
+      // line; the key is where the operator should look.
+      if (n.kind == YNode::Kind::null) n.at = top.key.at;
       if (top.key.kind != YNode::Kind::scalar) {
         error(top.key.at, "keys must be plain strings, got " + std::string(kind_name(top.key)));
         return;
@@ -243,6 +267,7 @@ class TreeBuilder : public YAML::EventHandler {
   }
 
   const std::string& file_;
+  std::string_view text_;
   std::vector<Diag>& diags_;
   std::vector<std::string_view> lines_;
   std::vector<Frame> stack_;
