@@ -71,7 +71,11 @@ uint32_t compare_meta(const Manifest& ma, const Entry& a, const Leaders& la, con
   uint32_t k = 0;
   if (a.mode != b.mode) k |= kMode;
   if (a.uid != b.uid || a.gid != b.gid) k |= kOwner;
-  if (a.mtime_ns != b.mtime_ns) k |= kMtime;
+  // A directory's mtime moves whenever an entry comes or goes, ignored ones
+  // included, and the entries themselves are compared; a symlink is its target
+  // (compared below). Their mtimes would add only noise.
+  if (a.type != EntryType::kDir && a.type != EntryType::kSymlink && a.mtime_ns != b.mtime_ns)
+    k |= kMtime;
   if (a.type == EntryType::kSymlink && ma.link_target(a) != mb.link_target(b)) k |= kLink;
   if (a.rdev != b.rdev) k |= kDevice;
   if (a.type != EntryType::kDir && a.nlink != b.nlink) k |= kNlink;
