@@ -109,6 +109,12 @@ int Archive::check(int rc, std::string_view op, std::string_view what, bool allo
   }
   m += ": ";
   m += msg != nullptr ? msg : "libarchive error";
+  // libarchive's own text for a failed write is just "Write error": say why (ENOSPC...).
+  int err = archive_errno(a_);
+  if (err > 0 && err < 4096) {
+    std::string why = std::strerror(err);
+    if (m.find(why) == std::string::npos) m += " (" + why + ")";
+  }
   throw Error(m);
 }
 

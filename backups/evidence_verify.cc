@@ -40,6 +40,7 @@ std::map<std::string, ReadMember> read_bundle(const std::string& bundle,
     if (rc == ARCHIVE_EOF) break;
     r->check(rc, "evidence read", bundle, true);
     std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+    while (name.size() > 1 && name.back() == '/') name.pop_back();  // pax writes "dir/"
     ReadMember m;
     auto ft = archive_entry_filetype(e);
     m.type = ft == AE_IFDIR ? 'd' : ft == AE_IFLNK ? 'l' : ft == AE_IFREG ? 'f' : '?';

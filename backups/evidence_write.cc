@@ -213,6 +213,7 @@ BundleInfo write_bundle(const Incident& in, const EvidenceOptions& opts) {
     }
     if (::mkdir(opts.dir.c_str(), 0700) < 0 && errno != EEXIST)
       throw SysError("mkdir", opts.dir, errno);
+    open_fd(opts.dir, O_RDONLY | O_DIRECTORY);  // "Not a directory" said about the dir itself
 
     Clock::time_point collected = Clock::now();
     std::string ext = opts.compression == Compression::kZstd ? ".tar.zst" : ".tar";
@@ -222,7 +223,10 @@ BundleInfo write_bundle(const Incident& in, const EvidenceOptions& opts) {
              in.trigger + ext;
       path = opts.dir + "/" + name;
       struct stat st {};
-      if (::lstat(path.c_str(), &st) < 0 && errno == ENOENT) break;
+      if (::lstat(path.c_str(), &st) < 0) {
+        if (errno == ENOENT) break;
+        throw SysError("lstat", path, errno);
+      }
       if (bump > 1000) throw Error("no free bundle name in '" + opts.dir + "'");
     }
 
