@@ -359,12 +359,14 @@ std::vector<pid_t> Jail::pids() const {
   return pids_in_pid_namespace_of(s_->pid);
 }
 
-int enter(const Jail& jail, const std::vector<std::string>& argv, uint32_t uid, uint32_t gid,
+int enter(const Jail& jail, const std::vector<std::string>& argv, const EnterOptions& opts,
           const Helper& helper) {
   JailSpec spec = jail.spec();
   spec.argv = argv;
-  spec.uid = uid;
-  spec.gid = gid;
+  spec.uid = opts.uid;
+  spec.gid = opts.gid;
+  spec.cwd = opts.cwd;
+  for (int i = 0; i < 3; ++i) spec.stdio[i] = opts.stdio[i];
   if (argv.empty() || argv[0].empty()) throw Error("jail '" + spec.name + "': enter: no command");
   UniqueFd spec_fd = spec_memfd(spec);
   int rep[2];

@@ -125,10 +125,18 @@ class Jail {
 // A failure with op "execve" and ENOENT means the command is not in the jail.
 Jail start(const JailSpec& spec, const Helper& helper = self_helper());
 
-// Runs argv inside a running jail (setns into its namespaces, like jexec(8)) with the
-// jail's confinement, as uid/gid; returns the exit code (128+N on signal N).
-int enter(const Jail& jail, const std::vector<std::string>& argv, uint32_t uid = 0,
-          uint32_t gid = 0, const Helper& helper = self_helper());
+// How enter() runs its command.
+struct EnterOptions {
+  uint32_t uid = 0;  // inside the jail
+  uint32_t gid = 0;
+  std::string cwd = "/";
+  int stdio[3] = {0, 1, 2};
+};
+
+// Runs argv inside a running jail (setns into its namespaces and cgroup, like jexec(8))
+// with the jail's confinement; blocks and returns the exit code (128+N on signal N).
+int enter(const Jail& jail, const std::vector<std::string>& argv, const EnterOptions& opts = {},
+          const Helper& helper = self_helper());
 
 // The hidden first argument that selects the internal setup modes of the goodcop binary.
 inline constexpr const char* kSetupArg = "__jail-setup";

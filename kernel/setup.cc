@@ -228,6 +228,15 @@ int init_main(const JailSpec& spec, int report, int go, int sock) {
       exec_in_jail(spec, report);
     }
     prepare_init_signals();
+  } catch (const SysError& e) {
+    // Name host paths, not the staging mount point: "mount '/srv/j/proc'", not "/tmp/proc".
+    std::string path = e.path();
+    const size_t n = std::strlen(kStage);
+    if (path.rfind(kStage, 0) == 0 && (path.size() == n || path[n] == '/'))
+      path = (spec.root == "/" ? "" : spec.root) + path.substr(n);
+    if (path.empty()) path = "/";
+    report_failure(report, e.op().c_str(), path.c_str(), e.code());
+    return 126;
   } catch (...) {
     report_exception(report);
     return 126;
