@@ -4,7 +4,10 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <sched.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +18,7 @@
 #include "backups/evidence.h"
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/scope_exit.h"
 #include "tests/support/support.h"
 #include "tests/unit/backups/helpers.h"
 
@@ -274,4 +278,54 @@ TEST_CASE("evidence: whole-tree mode takes an overlay upper as it is", "[backups
   for (const auto& [n, size] : r.members) names.push_back(n);
   CHECK(std::find(names.begin(), names.end(), "files/srv/shell.php") != names.end());
   CHECK(std::find(names.begin(), names.end(), "files") != names.end());
+}
+
+TEST_CASE("evidence: volatile state of a jail's processes from /proc", "[backups][evidence][root]") {
+  GOODCOP_REQUIRE_ROOT();
+  // A one-process "jail": pid 1 of a fresh pid namespace running sleep.
+  int ready[2];
+  REQUIRE(::pipe2(ready, O_CLOEXEC) == 0);
+  pid_t outer = ::fork();
+  REQUIRE(outer >= 0);
+  if (outer == 0) {
+    if (::unshare(CLONE_NEWPID) < 0) ::_exit(1);
+    pid_t inner = ::fork();
+    if (inner == 0) {
+      ::execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    std::string s = std::to_string(inner);
+    if (::write(ready[1], s.data(), s.size()) < 0) ::_exit(1);
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char buf[32] = {};
+  ssize_t n = ::read(ready[0], buf, sizeof buf - 1);
+  ::close(ready[0]);
+  int st = 0;
+  ::waitpid(outer, &st, 0);
+  REQUIRE(n > 0);
+  pid_t jail_init = static_cast<pid_t>(std::stol(buf));
+  goodcop::ScopeExit kill_it([&] { ::kill(jail_init, SIGKILL); });
+  // Wait until the exec happened (the exe link names sleep).
+  for (int i = 0; i < 1000; ++i) {
+    char l[256] = {};
+    if (::readlink(("/proc/" + std::to_string(jail_init) + "/exe").c_str(), l, sizeof l - 1) > 0 &&
+        std::string(l).find("sleep") != std::string::npos)
+      break;
+    ::usleep(1000);
+  }
+  auto blobs = bk::collect_volatile(jail_init);
+  REQUIRE(blobs.size() == 5);
+  CHECK(blobs[0].name == "processes.json");
+  auto procs = nlohmann::json::parse(blobs[0].data);
+  REQUIRE(procs.size() == 1);
+  CHECK(procs[0]["pid"] == jail_init);
+  CHECK(procs[0]["cmdline"] == nlohmann::json::array({"sleep", "30"}));
+  CHECK(procs[0]["nspid"].back() == 1);
+  std::string exe = procs[0]["exe"];
+  CHECK(procs[0]["exe_sha256"] == bk::sha256_file(exe));
+  CHECK(blobs[3].name == "mountinfo.txt");
+  CHECK_FALSE(blobs[3].data.empty());
+  CHECK(blobs[2].data.find("== tcp ==") == 0);
 }
