@@ -90,8 +90,10 @@ void JailCgroup::thaw(std::chrono::milliseconds timeout) const {
 }
 
 bool JailCgroup::frozen() const {
-  if (v2_freeze_) return cg::keyed(read_file(v2_dir_ + "/cgroup.events", 4096), "frozen").value_or(0) == 1;
-  if (const Dir* d = find("freezer")) return cg::read_trimmed(d->path + "/freezer.state") == "FROZEN";
+  if (v2_freeze_)
+    return cg::keyed(read_file(v2_dir_ + "/cgroup.events", 4096), "frozen").value_or(0) == 1;
+  if (const Dir* d = find("freezer"))
+    return cg::read_trimmed(d->path + "/freezer.state") == "FROZEN";
   return false;
 }
 
@@ -129,7 +131,8 @@ void JailCgroup::kill_all(std::chrono::milliseconds timeout) const {
       // No freezer or a task stuck in the kernel: kill anyway, the loop repeats.
     }
     for (pid_t p : pids())
-      if (::kill(p, SIGKILL) < 0 && errno != ESRCH) throw SysError("kill", std::to_string(p), errno);
+      if (::kill(p, SIGKILL) < 0 && errno != ESRCH)
+        throw SysError("kill", std::to_string(p), errno);
     if (froze) thaw(std::chrono::milliseconds(2000));
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(20000));

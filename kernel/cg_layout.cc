@@ -14,8 +14,8 @@ namespace {
 // The controllers a v1 super-block option may name; everything else (rw, nsdelegate,
 // name=systemd, release_agent=...) is not a controller.
 constexpr std::string_view kV1Controllers[] = {
-    "cpu",     "cpuacct", "cpuset",     "memory",  "devices", "freezer", "net_cls",
-    "net_prio", "blkio",  "perf_event", "hugetlb", "pids",    "rdma",    "misc"};
+    "cpu",      "cpuacct", "cpuset",     "memory",  "devices", "freezer", "net_cls",
+    "net_prio", "blkio",   "perf_event", "hugetlb", "pids",    "rdma",    "misc"};
 
 // mountinfo escapes space, tab, newline and backslash as \ooo (proc_pid_mountinfo(5)).
 std::string unescape(std::string_view s) {

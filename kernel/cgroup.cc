@@ -84,7 +84,7 @@ JailCgroup JailCgroup::create(const std::string& name, const Limits& limits,
   need("pids", limits.pids.has_value(), "the pids limit");
   if (limits.cpu_millis) need("cpu", true, "the cpu limit");
   if (!layout.v2) {
-    need("cpuacct", false, "");                          // cpu usage (v2 has cpu.stat always)
+    need("cpuacct", false, "");                              // cpu usage (v2 has cpu.stat always)
     need("freezer", true, "freezing and killing the jail");  // v2 has cgroup.freeze instead
   }
 

@@ -31,15 +31,24 @@ constexpr size_t kBufSize = 32768;
 
 std::string op_name(uint16_t type) {
   switch (type) {
-    case RTM_NEWLINK: return "rtnetlink RTM_NEWLINK";
-    case RTM_DELLINK: return "rtnetlink RTM_DELLINK";
-    case RTM_GETLINK: return "rtnetlink RTM_GETLINK";
-    case RTM_NEWADDR: return "rtnetlink RTM_NEWADDR";
-    case RTM_GETADDR: return "rtnetlink RTM_GETADDR";
-    case RTM_NEWROUTE: return "rtnetlink RTM_NEWROUTE";
-    case RTM_DELROUTE: return "rtnetlink RTM_DELROUTE";
-    case RTM_GETROUTE: return "rtnetlink RTM_GETROUTE";
-    default: return "rtnetlink " + std::to_string(type);
+    case RTM_NEWLINK:
+      return "rtnetlink RTM_NEWLINK";
+    case RTM_DELLINK:
+      return "rtnetlink RTM_DELLINK";
+    case RTM_GETLINK:
+      return "rtnetlink RTM_GETLINK";
+    case RTM_NEWADDR:
+      return "rtnetlink RTM_NEWADDR";
+    case RTM_GETADDR:
+      return "rtnetlink RTM_GETADDR";
+    case RTM_NEWROUTE:
+      return "rtnetlink RTM_NEWROUTE";
+    case RTM_DELROUTE:
+      return "rtnetlink RTM_DELROUTE";
+    case RTM_GETROUTE:
+      return "rtnetlink RTM_GETROUTE";
+    default:
+      return "rtnetlink " + std::to_string(type);
   }
 }
 
@@ -220,7 +229,8 @@ int RtNetlink::link_index(const std::string& name) {
   try {
     // A plain GET is answered with the RTM_NEWLINK and then the ACK.
     transact(nlh, op_name(RTM_GETLINK), name, [&](const void* m) {
-      auto* reply = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(static_cast<const nlmsghdr*>(m)));
+      auto* reply =
+          static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(static_cast<const nlmsghdr*>(m)));
       index = reply->ifi_index;
     });
   } catch (const SysError& e) {

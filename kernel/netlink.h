@@ -23,9 +23,9 @@ namespace goodcop {
 
 // An IPv4 or IPv6 address with a prefix length ("198.18.0.2/32", "2001:db8::2/128").
 struct Address {
-  int family = 0;                    // AF_INET or AF_INET6
-  std::array<uint8_t, 16> bytes{};   // network order; IPv4 uses the first 4
-  uint8_t prefix = 0;                // 0..32 or 0..128
+  int family = 0;                   // AF_INET or AF_INET6
+  std::array<uint8_t, 16> bytes{};  // network order; IPv4 uses the first 4
+  uint8_t prefix = 0;               // 0..32 or 0..128
   // Bytes used by the family (4 or 16).
   size_t size() const noexcept { return family == AF_INET ? 4 : 16; }
   // The full-length prefix of the family (32 or 128).
@@ -45,8 +45,8 @@ Parsed<Address> parse_address(std::string_view text);
 struct LinkInfo {
   int index = 0;
   std::string name;
-  unsigned flags = 0;  // IFF_UP, IFF_LOOPBACK, ...
-  std::string kind;    // IFLA_INFO_KIND ("veth"), "" when none
+  unsigned flags = 0;     // IFF_UP, IFF_LOOPBACK, ...
+  std::string kind;       // IFLA_INFO_KIND ("veth"), "" when none
   uint8_t operstate = 0;  // IFLA_OPERSTATE (IF_OPER_UP = 6)
   std::string qdisc;      // IFLA_QDISC: "noop" until the link watch has activated the device
   // True when the link can carry packets now: operationally up and its queueing discipline
