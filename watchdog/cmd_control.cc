@@ -1,8 +1,161 @@
-// The control verbs (status, check, ...): placeholder until the supervisor lands.
+// The verbs that talk to a running daemon over its control socket: status, check,
+// snapshot, freeze, thaw, restore, exec, maintain, seal, rollback, reload.
+#include <iostream>
+#include <memory>
+
+#include "base/parse.h"
 #include "watchdog/cli.h"
+#include "watchdog/daemon/control_client.h"
+#include "watchdog/daemon/control_server.h"
 
 namespace goodcop::cli {
+namespace {
 
-std::vector<Verb> add_control_verbs(CLI::App&) { return {}; }
+using supervisor::Request;
+using supervisor::Response;
+
+struct ControlFlags {
+  std::string socket = supervisor::kDefaultSocket;
+  Request req;
+  bool json = false;
+  std::string on_off;
+  std::string window;
+};
+
+std::string pad(std::string s, size_t w) {
+  if (s.size() < w) s.append(w - s.size(), ' ');
+  return s;
+}
+
+// The status table: one row per jail, columns as wide as their widest cell.
+void print_status(const nlohmann::json& body) {
+  std::vector<std::vector<std::string>> rows = {
+      {"JAIL", "STATE", "ADDRESS", "LAST CHECK", "TOOK", "LAST INCIDENT", "RESTARTS"}};
+  for (const auto& j : body.value("jails", nlohmann::json::array())) {
+    auto str = [&](const char* k) {
+      return j.contains(k) && j[k].is_string() && !j[k].get<std::string>().empty()
+                 ? j[k].get<std::string>()
+                 : std::string("-");
+    };
+    int64_t ms = j.value("last_check_ms", int64_t{-1});
+    rows.push_back({str("jail"), str("state"), str("address"), str("last_check"),
+                    ms < 0 ? "-" : std::to_string(ms) + "ms", str("last_incident"),
+                    std::to_string(j.value("restarts", 0u))});
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i)
+      line += i + 1 < r.size() ? pad(r[i], width[i] + 2) : r[i];
+    std::cout << line << "\n";
+  }
+}
+
+// Sends the request and maps the answer to output and an exit code.
+int run_request(const std::string& verb, const ControlFlags& f) {
+  Response r = supervisor::call_daemon(f.socket, f.req);
+  if (!r.ok) {
+    std::cerr << "goodcop: " << verb << ": " << r.error << "\n";
+    return r.exit_code;
+  }
+  switch (f.req.verb) {
+    case supervisor::Verb::kStatus:
+      if (f.json) std::cout << r.body.dump(2) << "\n";
+      else print_status(r.body);
+      return kExitOk;
+    case supervisor::Verb::kCheck: {
+      bool dev = r.body.value("result", "") == "deviation";
+      std::cout << f.req.jail << ": " << (dev ? "deviation" : "clean");
+      if (dev && !r.body.value("summary", "").empty()) std::cout << ": " << r.body["summary"].get<std::string>();
+      std::cout << "\n";
+      return dev ? kExitDeviation : kExitOk;
+    }
+    case supervisor::Verb::kReload:
+      std::cout << "reloaded\n";
+      return kExitOk;
+    default:
+      std::cout << f.req.jail << ": " << r.body.value("state", "done") << "\n";
+      return kExitOk;
+  }
+}
+
+Verb make(CLI::App& root, const char* name, const char* help, supervisor::Verb verb,
+          const std::function<void(CLI::App&, ControlFlags&)>& extra = {}) {
+  auto f = std::make_shared<ControlFlags>();
+  f->req.verb = verb;
+  Verb v;
+  v.app = root.add_subcommand(name, help);
+  v.app->add_option("--socket", f->socket, "Control socket of the daemon")->capture_default_str();
+  if (extra) extra(*v.app, *f);
+  std::string verb_name = name;
+  v.run = [f, verb_name] {
+    if (f->req.verb == supervisor::Verb::kMaintain) {
+      if (f->on_off != "on" && f->on_off != "off") {
+        std::cerr << "goodcop: maintain: expected 'on' or 'off', got '" << f->on_off << "'\n";
+        return kExitUsage;
+      }
+      f->req.on = f->on_off == "on";
+      if (!f->window.empty()) {
+        if (!f->req.on) {
+          std::cerr << "goodcop: maintain: --for applies to 'on' only\n";
+          return kExitUsage;
+        }
+        auto d = parse_duration(f->window);
+        if (!d || d.value.count() <= 0) {
+          std::cerr << "goodcop: maintain: --for '" << f->window << "': "
+                    << (d ? "must be positive" : d.error) << "\n";
+          return kExitUsage;
+        }
+        f->req.duration = d.value;
+      }
+    }
+    return run_request(verb_name, *f);
+  };
+  return v;
+}
+
+void jail_arg(CLI::App& app, ControlFlags& f) {
+  app.add_option("JAIL", f.req.jail, "Jail name")->required();
+}
+
+}  // namespace
+
+std::vector<Verb> add_control_verbs(CLI::App& root) {
+  using supervisor::Verb;
+  std::vector<cli::Verb> out;
+  out.push_back(make(root, "status", "Show every jail's state (from the daemon)", Verb::kStatus,
+                     [](CLI::App& a, ControlFlags& f) {
+                       a.add_flag("--json", f.json, "Print JSON instead of a table");
+                     }));
+  out.push_back(make(root, "check", "Check a jail now (exit 1 on deviation)", Verb::kCheck, jail_arg));
+  out.push_back(make(root, "snapshot", "Write an evidence bundle of a live jail", Verb::kSnapshot, jail_arg));
+  out.push_back(make(root, "freeze", "Freeze every process of a jail", Verb::kFreeze, jail_arg));
+  out.push_back(make(root, "thaw", "Thaw a frozen jail", Verb::kThaw, jail_arg));
+  out.push_back(make(root, "restore", "Restore a jail from its golden archive and restart it",
+                     Verb::kRestore, jail_arg));
+  out.push_back(make(root, "exec", "Run a command inside a jail (like jexec)", Verb::kExec,
+                     [](CLI::App& a, ControlFlags& f) {
+                       jail_arg(a, f);
+                       a.add_option("COMMAND", f.req.argv, "Command and arguments")->required();
+                       a.prefix_command();
+                     }));
+  out.push_back(make(root, "maintain", "Pause the watch of a jail while an operator upgrades it",
+                     Verb::kMaintain, [](CLI::App& a, ControlFlags& f) {
+                       jail_arg(a, f);
+                       a.add_option("MODE", f.on_off, "on or off")->required();
+                       a.add_option("--for", f.window, "Maintenance window (default 1h)");
+                     }));
+  out.push_back(make(root, "seal", "Accept a jail's current tree as its new golden version",
+                     Verb::kSeal, jail_arg));
+  out.push_back(make(root, "rollback", "Restore a jail from an earlier golden version",
+                     Verb::kRollback, [](CLI::App& a, ControlFlags& f) {
+                       jail_arg(a, f);
+                       a.add_option("VERSION", f.req.version, "Golden version (default: previous)");
+                     }));
+  out.push_back(make(root, "reload", "Re-read the policies", Verb::kReload));
+  return out;
+}
 
 }  // namespace goodcop::cli

@@ -1,0 +1,73 @@
+#include "watchdog/daemon/daemon.h"
+
+#include <csignal>
+#include <boost/asio/signal_set.hpp>
+#include <thread>
+
+#include "base/log.h"
+#include "watchdog/daemon/control_server.h"
+
+namespace goodcop::supervisor {
+
+namespace asio = boost::asio;
+
+int run_daemon(const DaemonOptions& opt, const Populate& populate,
+               Supervisor::ReloadHook reload) {
+  asio::io_context io(1);
+  // The lock comes first: a second daemon must refuse before it touches any state file.
+  std::function<void(const Request&, Reply)> handler;
+  ControlServer server(io, opt.socket,
+                       [&handler](const Request& r, Reply reply) { handler(r, std::move(reply)); },
+                       opt.control_uid);
+  server.open();
+
+  StateStore store(opt.state_dir);
+  EventLog events(opt.event_log.empty() ? opt.state_dir + "/events.log" : opt.event_log);
+  unsigned threads = opt.pool_threads;
+  if (threads == 0) threads = std::max(2u, std::thread::hardware_concurrency());
+  asio::thread_pool pool(threads);
+  Supervisor sup(io, pool, store, events, std::move(reload));
+  handler = [&sup](const Request& r, Reply reply) { sup.handle(r, std::move(reply)); };
+
+  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  std::function<void()> wait_signal;
+  wait_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;  // operation_aborted: we are stopping
+      if (sig == SIGHUP) {
+        std::string err = sup.reload();
+        if (err.empty()) log_info("reload: done");
+        else log_error("{}, jails keep their current policies", err);
+        wait_signal();
+        return;
+      }
+      if (sup.stopping()) {
+        wait_signal();
+        return;
+      }
+      log_info("{}: stopping every jail", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      // Keep listening: a second TERM while jails stop is harmless, not a crash.
+      wait_signal();
+      sup.stop_all([&] {
+        server.close();
+        signals.cancel();
+        log_info("daemon stopped");
+      });
+    });
+  };
+  wait_signal();
+
+  try {
+    populate(sup);
+    sup.start();
+  } catch (...) {
+    server.close();
+    throw;
+  }
+  log_info("daemon ready: control socket '{}'", opt.socket);
+  io.run();
+  pool.join();
+  return 0;
+}
+
+}  // namespace goodcop::supervisor

@@ -1,1 +1,0 @@
-// Replaced as soon as the supervisor has a real source file.
