@@ -64,6 +64,8 @@ std::string call_daemon_raw(const std::string& socket_path, const std::string& b
     check(n, "send", socket_path);
     off += static_cast<size_t>(n);
   }
+  // Done sending: the daemon sees EOF after our requests instead of waiting for more.
+  ::shutdown(fd.get(), SHUT_WR);
   try {
     return read_line(fd.get(), socket_path);
   } catch (const SysError& e) {

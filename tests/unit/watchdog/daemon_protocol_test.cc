@@ -52,7 +52,8 @@ TEST_CASE("protocol: invalid requests say why", "[daemon][protocol]") {
 TEST_CASE("protocol: random bytes never crash the parser", "[daemon][protocol]") {
   std::mt19937 rng(42);
   std::string seed = R"({"verb":"maintain","jail":"web1","on":true,"for":"2h","argv":["x"]})";
-  for (int i = 0; i < 20000; ++i) {
+  int answered = 0;
+  for (int i = 0; i < 5000; ++i) {
     std::string s = seed;
     int edits = 1 + static_cast<int>(rng() % 8);
     for (int e = 0; e < edits; ++e) {
@@ -63,11 +64,12 @@ TEST_CASE("protocol: random bytes never crash the parser", "[daemon][protocol]")
         default: if (pos < s.size()) s[pos] = static_cast<char>(rng() % 256); break;
       }
     }
+    // Total: returns a request or a reason, whatever the input.
     ParsedRequest p = parse_request(s);
-    CHECK((p.error.empty() || !p.error.empty()));  // total: returns, whatever the input
     Response r = parse_response(s);
-    CHECK((r.ok || r.exit_code >= 1));
+    if ((p || !p.error.empty()) && (r.ok || r.exit_code >= 1)) ++answered;
   }
+  CHECK(answered == 5000);
 }
 
 TEST_CASE("protocol: responses round-trip; bad exit codes are clamped", "[daemon][protocol]") {
