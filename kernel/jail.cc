@@ -68,8 +68,8 @@ UniqueFd spec_memfd(const JailSpec& spec) {
 
 // fork + exec of the helper into an internal mode with three fds. The daemon is
 // multi-threaded: between fork and exec only async-signal-safe calls, all prepared here.
-pid_t spawn_helper(const Helper& helper, const char* mode, int a, int b, int c,
-                   const int stdio[3], const CgroupJoinFds* cgroup) {
+pid_t spawn_helper(const Helper& helper, const char* mode, int a, int b, int c, const int stdio[3],
+                   const CgroupJoinFds* cgroup) {
   std::string sa = std::to_string(a), sb = std::to_string(b), sc = std::to_string(c);
   const char* argv[] = {"goodcop", mode, sa.c_str(), sb.c_str(), sc.c_str(), nullptr};
   pid_t pid = ::fork();
@@ -150,17 +150,22 @@ bool valid_name(const std::string& n) {
 void validate(const JailSpec& s) {
   const std::string who = "jail '" + s.name + "': ";
   if (!valid_name(s.name)) throw Error("jail '" + s.name + "': invalid name");
-  if (s.root.empty() || s.root[0] != '/') throw Error(who + "root '" + s.root + "' is not absolute");
+  if (s.root.empty() || s.root[0] != '/')
+    throw Error(who + "root '" + s.root + "' is not absolute");
   if (s.argv.empty() || s.argv[0].empty()) throw Error(who + "no command");
-  if (s.hostname.size() > HOST_NAME_MAX) throw Error(who + "hostname '" + s.hostname + "' is too long");
-  if (s.cwd.empty() || s.cwd[0] != '/') throw Error(who + "working directory '" + s.cwd + "' is not absolute");
+  if (s.hostname.size() > HOST_NAME_MAX)
+    throw Error(who + "hostname '" + s.hostname + "' is too long");
+  if (s.cwd.empty() || s.cwd[0] != '/')
+    throw Error(who + "working directory '" + s.cwd + "' is not absolute");
   if (s.binds.size() > 64) throw Error(who + "more than 64 binds");
   for (const Bind& b : s.binds) {
     if (b.source.empty() || b.source[0] != '/' || b.target.empty() || b.target[0] != '/' ||
         b.target.find("/../") != std::string::npos || b.target.ends_with("/.."))
-      throw Error(who + "bind '" + b.source + ":" + b.target + "' needs absolute paths without '..'");
+      throw Error(who + "bind '" + b.source + ":" + b.target +
+                  "' needs absolute paths without '..'");
   }
-  if (s.net == NetMode::kVeth && s.addresses.empty()) throw Error(who + "network 'veth' without addresses");
+  if (s.net == NetMode::kVeth && s.addresses.empty())
+    throw Error(who + "network 'veth' without addresses");
   for (size_t i = 0; i < s.addresses.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       if (s.addresses[i].ip() == s.addresses[j].ip())
@@ -207,8 +212,8 @@ Jail start(const JailSpec& spec, const Helper& helper) {
   auto state = std::make_unique<JailState>();
   state->spec = spec;
   // Leftovers of a crashed previous run of this jail (the names are goodcop's own).
-  const bool want_cgroup = spec.cgroup || spec.limits.memory_bytes || spec.limits.pids ||
-                           spec.limits.cpu_millis;
+  const bool want_cgroup =
+      spec.cgroup || spec.limits.memory_bytes || spec.limits.pids || spec.limits.cpu_millis;
   std::optional<CgroupJoinFds> join;
   try {
     if (spec.net == NetMode::kVeth) Veth::clean_stale(spec.name);
@@ -328,7 +333,8 @@ std::optional<int> Jail::try_wait() {
 
 void Jail::signal(int sig) {
   if (s_->status) return;
-  check(pidfd_send_signal(s_->pidfd.get(), sig), "pidfd_send_signal", "jail '" + s_->spec.name + "'");
+  check(pidfd_send_signal(s_->pidfd.get(), sig), "pidfd_send_signal",
+        "jail '" + s_->spec.name + "'");
 }
 
 void Jail::kill_all() {

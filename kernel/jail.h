@@ -42,23 +42,23 @@ uint64_t default_capabilities();
 // Everything needed to start a jail. The caller (the watchdog, `goodcop jail`) fills it;
 // no YAML here.
 struct JailSpec {
-  std::string name;      // names host objects goodcop-<name>; [a-z0-9_-], 1..32 characters
-  std::string root;      // absolute host path of the jail's tree, or "/" (host view)
+  std::string name;  // names host objects goodcop-<name>; [a-z0-9_-], 1..32 characters
+  std::string root;  // absolute host path of the jail's tree, or "/" (host view)
   bool read_only_root = false;
   bool private_tmp = false;  // a fresh tmpfs on /tmp
   std::string hostname;
   NetMode net = NetMode::kNone;
-  std::vector<Address> addresses;      // for kVeth (kernel/net.h routes them)
-  std::vector<std::string> argv;       // the command; argv[0] is searched in PATH of env
-  std::vector<std::string> env;        // KEY=VALUE; a default PATH is added when absent
+  std::vector<Address> addresses;  // for kVeth (kernel/net.h routes them)
+  std::vector<std::string> argv;   // the command; argv[0] is searched in PATH of env
+  std::vector<std::string> env;    // KEY=VALUE; a default PATH is added when absent
   std::string cwd = "/";
   uint32_t uid = 0;  // inside the jail
   uint32_t gid = 0;
   Limits limits;       // kernel/cgroup.h
   bool cgroup = true;  // a cgroup even without limits (freeze, kill_all, pids); forced by limits
   std::vector<Bind> binds;
-  bool userns = true;           // opting out is weaker: jail root is host root, muzzled
-  uint32_t host_id_base = 0;    // host uid/gid of jail id 0; 0 = derived from the name
+  bool userns = true;         // opting out is weaker: jail root is host root, muzzled
+  uint32_t host_id_base = 0;  // host uid/gid of jail id 0; 0 = derived from the name
   uint64_t capabilities = default_capabilities();  // bit n = capability n
   InitMode init = InitMode::kGoodcop;
   bool die_with_parent = false;  // SIGKILL the jail when the starting thread dies (CLI)

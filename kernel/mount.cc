@@ -36,8 +36,8 @@ bool exists(const std::string& path, mode_t* type = nullptr) {
 }
 
 void touch(const std::string& path, mode_t mode) {
-  int fd = check(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode), "open",
-                 path);
+  int fd =
+      check(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode), "open", path);
   ::close(fd);
 }
 
@@ -101,7 +101,8 @@ void mount_proc(const std::string& root) {
 
 void mount_dev(const std::string& root) {
   const std::string dev = root + "/dev";
-  check(::mount("tmpfs", dev.c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k,nr_inodes=64"),
+  check(::mount("tmpfs", dev.c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC,
+                "mode=0755,size=64k,nr_inodes=64"),
         "mount", dev);
   // Bound from the host rather than mknod'ed: the jail may have no CAP_MKNOD in the initial
   // user namespace, and a bind carries no other device with it.
@@ -121,9 +122,9 @@ void mount_dev(const std::string& root) {
     const char* target;
     const char* name;
   };
-  for (const Link& l : {Link{"pts/ptmx", "ptmx"}, Link{"/proc/self/fd", "fd"},
-                        Link{"/proc/self/fd/0", "stdin"}, Link{"/proc/self/fd/1", "stdout"},
-                        Link{"/proc/self/fd/2", "stderr"}}) {
+  for (const Link& l :
+       {Link{"pts/ptmx", "ptmx"}, Link{"/proc/self/fd", "fd"}, Link{"/proc/self/fd/0", "stdin"},
+        Link{"/proc/self/fd/1", "stdout"}, Link{"/proc/self/fd/2", "stderr"}}) {
     std::string path = dev + "/" + l.name;
     check(::symlink(l.target, path.c_str()), "symlink", path);
   }
@@ -133,8 +134,8 @@ void mount_dev(const std::string& root) {
 
 Console make_console(const std::string& root) {
   const std::string ptmx = root + "/dev/pts/ptmx";
-  UniqueFd master(check(::open(ptmx.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK), "open",
-                        ptmx));
+  UniqueFd master(
+      check(::open(ptmx.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK), "open", ptmx));
   int unlock = 0;
   check(::ioctl(master.get(), TIOCSPTLCK, &unlock), "ioctl TIOCSPTLCK", ptmx);
   unsigned int n = 0;

@@ -26,7 +26,8 @@ std::vector<pid_t> pids_in_pid_namespace_of(pid_t init) {
     const std::string path = std::string("/proc/") + e->d_name + "/ns/pid";
     // A process that exits meanwhile is simply not listed.
     if (::stat(path.c_str(), &st) != 0) continue;
-    if (st.st_ino == ns.st_ino && st.st_dev == ns.st_dev) out.push_back(static_cast<pid_t>(pid.value));
+    if (st.st_ino == ns.st_ino && st.st_dev == ns.st_dev)
+      out.push_back(static_cast<pid_t>(pid.value));
   }
   return out;
 }

@@ -17,31 +17,77 @@ namespace {
 // Refused outright with EPERM (docs/jail.md explains each group).
 constexpr const char* kRefused[] = {
     // The filesystem view: mounts would undo pivot_root, the masks on /proc, read-only.
-    "mount", "umount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen", "fsmount",
-    "fsconfig", "fspick", "mount_setattr",
+    "mount",
+    "umount",
+    "umount2",
+    "pivot_root",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsmount",
+    "fsconfig",
+    "fspick",
+    "mount_setattr",
     // Kernel code and the machine itself.
-    "init_module", "finit_module", "delete_module", "create_module", "kexec_load",
-    "kexec_file_load", "reboot", "swapon", "swapoff", "iopl", "ioperm",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "create_module",
+    "kexec_load",
+    "kexec_file_load",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "iopl",
+    "ioperm",
     // The host's clock is shared by every jail.
-    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "stime",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "stime",
     // File handles bypass the mount a path came from (the "shocker" escape).
-    "open_by_handle_at", "name_to_handle_at",
+    "open_by_handle_at",
+    "name_to_handle_at",
     // Large kernel attack surface with a history of privilege escalations.
-    "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter",
-    "io_uring_register", "keyctl", "add_key", "request_key", "modify_ldt", "uselib",
-    "lookup_dcookie", "nfsservctl", "_sysctl", "sysfs", "ustat", "vhangup", "acct",
-    "quotactl", "quotactl_fd", "syslog", "fanotify_init",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "modify_ldt",
+    "uselib",
+    "lookup_dcookie",
+    "nfsservctl",
+    "_sysctl",
+    "sysfs",
+    "ustat",
+    "vhangup",
+    "acct",
+    "quotactl",
+    "quotactl_fd",
+    "syslog",
+    "fanotify_init",
     // Namespaces: a new user namespace hands out every capability again.
-    "unshare", "setns",
+    "unshare",
+    "setns",
     // Reaching into other processes' memory and files (goodcop's init included).
-    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "pidfd_getfd",
+    "kcmp",
 };
 
 void rule(scmp_filter_ctx ctx, int nr, unsigned count, const scmp_arg_cmp* args, int err,
           const char* name) {
-  check_errno(seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(static_cast<uint32_t>(err)), nr, count,
-                                     args),
-              "seccomp_rule_add", name);
+  check_errno(
+      seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(static_cast<uint32_t>(err)), nr, count, args),
+      "seccomp_rule_add", name);
 }
 
 }  // namespace

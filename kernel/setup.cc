@@ -171,8 +171,10 @@ void confine(const JailSpec& spec) {
       std::string dir = path.substr(start, end - start);
       std::string full = (dir.empty() ? "." : dir) + "/" + cmd;
       ::execve(full.c_str(), argv.data(), envp.data());
-      if (errno == EACCES) err = EACCES;
-      else if (errno != ENOENT && errno != ENOTDIR) err = errno;
+      if (errno == EACCES)
+        err = EACCES;
+      else if (errno != ENOENT && errno != ENOTDIR)
+        err = errno;
       start = end + 1;
     }
   }
@@ -205,8 +207,7 @@ int init_main(const JailSpec& spec, int report, int go, int sock) {
     if (spec.userns) become_jail_root();
     if (spec.die_with_parent)  // after the credential change, which clears it
       check(::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl", "PR_SET_PDEATHSIG");
-    check(::sethostname(spec.hostname.data(), spec.hostname.size()), "sethostname",
-          spec.hostname);
+    check(::sethostname(spec.hostname.data(), spec.hostname.size()), "sethostname", spec.hostname);
     make_mounts_private();
     const std::string root = kStage;
     attach_tree(trees[0].get(), root);

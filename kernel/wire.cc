@@ -11,7 +11,8 @@ namespace goodcop::kernel {
 namespace {
 
 // Length-prefixed fields. Limits and addresses stay with the starter, which applies them
-// (cgroup, veth); the setup mode never needs them. the setup mode trusts its parent but still checks bounds.
+// (cgroup, veth); the setup mode never needs them. the setup mode trusts its parent but still
+// checks bounds.
 class Writer {
  public:
   void u64(uint64_t v) { out_.append(reinterpret_cast<const char*>(&v), sizeof v); }
@@ -163,7 +164,8 @@ std::string read_all(int fd, size_t max_bytes) {
     if (n < 0 && errno == EINTR) continue;
     check(n, "read", "config pipe");
     if (n == 0) return out;
-    if (out.size() + static_cast<size_t>(n) > max_bytes) throw SysError("read", "config pipe", EFBIG);
+    if (out.size() + static_cast<size_t>(n) > max_bytes)
+      throw SysError("read", "config pipe", EFBIG);
     out.append(buf, static_cast<size_t>(n));
   }
 }

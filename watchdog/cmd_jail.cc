@@ -75,8 +75,7 @@ kernel::Bind parse_bind(const std::string& text, bool writable) {
 }
 
 kernel::JailSpec make_spec(const JailArgs& a, const std::vector<std::string>& rest) {
-  if (rest.size() < 4)
-    throw UsageError("expected PATH HOSTNAME IP[,IP...] COMMAND [ARG...]");
+  if (rest.size() < 4) throw UsageError("expected PATH HOSTNAME IP[,IP...] COMMAND [ARG...]");
   kernel::JailSpec spec;
   spec.root = rest[0];
   check_root_dir(spec.root);
@@ -107,10 +106,14 @@ kernel::JailSpec make_spec(const JailArgs& a, const std::vector<std::string>& re
   spec.argv.assign(rest.begin() + 3, rest.end());
   spec.net = spec.addresses.empty() ? kernel::NetMode::kNone : kernel::NetMode::kVeth;
   if (!a.net.empty()) {
-    if (a.net == "none") spec.net = kernel::NetMode::kNone;
-    else if (a.net == "veth") spec.net = kernel::NetMode::kVeth;
-    else if (a.net == "host") spec.net = kernel::NetMode::kHost;
-    else throw UsageError("invalid network mode '" + a.net + "' (none, veth or host)");
+    if (a.net == "none")
+      spec.net = kernel::NetMode::kNone;
+    else if (a.net == "veth")
+      spec.net = kernel::NetMode::kVeth;
+    else if (a.net == "host")
+      spec.net = kernel::NetMode::kHost;
+    else
+      throw UsageError("invalid network mode '" + a.net + "' (none, veth or host)");
     if (spec.net == kernel::NetMode::kVeth && spec.addresses.empty())
       throw UsageError("network mode 'veth' needs a non-loopback IP address");
     if (spec.net != kernel::NetMode::kVeth) spec.addresses.clear();
@@ -119,9 +122,10 @@ kernel::JailSpec make_spec(const JailArgs& a, const std::vector<std::string>& re
   if (!a.user.empty()) {
     auto colon = a.user.find(':');
     spec.uid = static_cast<uint32_t>(parse_number("user", a.user.substr(0, colon), 0, 65535));
-    spec.gid = colon == std::string::npos
-                   ? spec.uid
-                   : static_cast<uint32_t>(parse_number("group", a.user.substr(colon + 1), 0, 65535));
+    spec.gid =
+        colon == std::string::npos
+            ? spec.uid
+            : static_cast<uint32_t>(parse_number("group", a.user.substr(colon + 1), 0, 65535));
   }
   if (!a.memory.empty()) {
     auto p = parse_size(a.memory);
@@ -139,9 +143,12 @@ kernel::JailSpec make_spec(const JailArgs& a, const std::vector<std::string>& re
     spec.private_tmp = true;
   }
   spec.userns = !a.no_userns;
-  if (a.init == "jail") spec.init = kernel::InitMode::kJail;
-  else if (a.init != "goodcop") throw UsageError("invalid init '" + a.init + "' (goodcop or jail)");
-  if (a.cwd.empty() || a.cwd[0] != '/') throw UsageError("invalid working directory '" + a.cwd + "'");
+  if (a.init == "jail")
+    spec.init = kernel::InitMode::kJail;
+  else if (a.init != "goodcop")
+    throw UsageError("invalid init '" + a.init + "' (goodcop or jail)");
+  if (a.cwd.empty() || a.cwd[0] != '/')
+    throw UsageError("invalid working directory '" + a.cwd + "'");
   spec.cwd = a.cwd;
   spec.env = a.env;
   if (!a.caps.empty()) {
@@ -207,14 +214,18 @@ Verb add_jail_verb(CLI::App& root) {
   app->add_option("--pids", args->pids, "process limit");
   app->add_option("--cpu", args->cpu, "CPU limit in percent of one CPU");
   app->add_option("--net", args->net, "none, veth or host (default: from the IPs)");
-  app->add_option("--bind", args->binds, "/SRC[:/DST] read-only bind (nosuid,nodev)");
-  app->add_option("--bind-rw", args->binds_rw, "/SRC[:/DST] read-write bind (nosuid,nodev)");
+  // One value per occurrence: a repeatable option must not swallow PATH and the command.
+  app->add_option("--bind", args->binds, "/SRC[:/DST] read-only bind (nosuid,nodev)")
+      ->allow_extra_args(false);
+  app->add_option("--bind-rw", args->binds_rw, "/SRC[:/DST] read-write bind (nosuid,nodev)")
+      ->allow_extra_args(false);
   app->add_flag("--read-only", args->read_only, "mount the jail's root read-only");
   app->add_flag("--no-userns", args->no_userns,
                 "no user namespace: the jail's root is the host's root, muzzled (weaker)");
   app->add_option("--init", args->init, "goodcop (default) or jail (COMMAND is pid 1)");
   app->add_option("--name", args->name, "name for the jail's cgroup and veth");
-  app->add_option("-e,--env", args->env, "KEY=VALUE for the command's environment");
+  app->add_option("-e,--env", args->env, "KEY=VALUE for the command's environment")
+      ->allow_extra_args(false);
   app->add_option("--cwd", args->cwd, "working directory inside the jail");
   app->add_option("--caps", args->caps, "capabilities root keeps (comma list, or none)");
   v.run = [app, args]() -> int {

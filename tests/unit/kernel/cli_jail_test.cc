@@ -11,9 +11,9 @@ using namespace goodcop::test;
 
 TEST_CASE("goodcop jail runs a command and passes stdio through", "[kernel][cli][root]") {
   GOODCOP_REQUIRE_ROOT();
-  RunResult r = run_goodcop({"jail", jail_rootfs(), "myhost", "-", "sh", "-c",
-                             "hostname; cat; echo err >&2; exit 3"},
-                            "from stdin\n");
+  RunResult r = run_goodcop(
+      {"jail", jail_rootfs(), "myhost", "-", "sh", "-c", "hostname; cat; echo err >&2; exit 3"},
+      "from stdin\n");
   CHECK(r.out == "myhost\nfrom stdin\n");
   CHECK(r.err == "err\n");
   CHECK(r.status == 3);
@@ -35,13 +35,14 @@ TEST_CASE("goodcop jail: a command not in the jail exits 127", "[kernel][cli][ro
 TEST_CASE("goodcop jail / shows the host read-only with a private /tmp", "[kernel][cli][root]") {
   GOODCOP_REQUIRE_ROOT();
   TempDir host_tmp;
-  RunResult r = run_goodcop(
-      {"jail", "/", "myhost", "127.0.0.1", "sh", "-c",
-       "test -d '" + host_tmp.path() + "' || echo private-tmp; touch /tmp/scratch && echo tmp-ok; "
-       "touch /etc/goodcop-planted 2>&1; grep -c root /etc/passwd"});
+  RunResult r = run_goodcop({"jail", "/", "myhost", "127.0.0.1", "sh", "-c",
+                             "test -d '" + host_tmp.path() +
+                                 "' || echo private-tmp; touch /tmp/scratch && echo tmp-ok; "
+                                 "touch /etc/goodcop-planted 2>&1; grep -c root /etc/passwd"});
   CHECK(r.err == "");
   CHECK(r.out ==
-        "private-tmp\ntmp-ok\ntouch: cannot touch '/etc/goodcop-planted': Read-only file system\n1\n");
+        "private-tmp\ntmp-ok\ntouch: cannot touch '/etc/goodcop-planted': Read-only file "
+        "system\n1\n");
   CHECK(::access("/etc/goodcop-planted", F_OK) != 0);
   CHECK(::access("/tmp/scratch", F_OK) != 0);
   CHECK(r.status == 0);
@@ -49,8 +50,9 @@ TEST_CASE("goodcop jail / shows the host read-only with a private /tmp", "[kerne
 
 TEST_CASE("goodcop jail: the jail's 127.0.0.1 is its own", "[kernel][cli][root]") {
   GOODCOP_REQUIRE_ROOT();
-  RunResult r = run_goodcop({"jail", jail_rootfs(), "h", "127.0.0.2", "sh", "-c",
-                             "ip -o addr show lo | awk '{print $4}' | head -1; ip link | grep -c '^[0-9]'"});
+  RunResult r =
+      run_goodcop({"jail", jail_rootfs(), "h", "127.0.0.2", "sh", "-c",
+                   "ip -o addr show lo | awk '{print $4}' | head -1; ip link | grep -c '^[0-9]'"});
   CHECK(r.out == "127.0.0.1/8\n1\n");
 }
 
@@ -66,17 +68,20 @@ TEST_CASE("goodcop jail refuses bad input with one line and exit 2", "[kernel][c
   };
   const std::string p = dir.path();
   std::vector<Case> cases = {
-      {{"jail", p + "/missing", "h", "-", "sh"}, "goodcop: jail: '" + p + "/missing': no such directory\n"},
+      {{"jail", p + "/missing", "h", "-", "sh"},
+       "goodcop: jail: '" + p + "/missing': no such directory\n"},
       {{"jail", p + "/file", "h", "-", "sh"}, "goodcop: jail: '" + p + "/file': not a directory\n"},
       {{"jail", open_dir.path(), "h", "-", "sh"},
        "goodcop: jail: '" + open_dir.path() + "': writable by others\n"},
-      {{"jail", p, "h", "198.18.0.300", "sh"}, "goodcop: jail: invalid IP address '198.18.0.300'\n"},
+      {{"jail", p, "h", "198.18.0.300", "sh"},
+       "goodcop: jail: invalid IP address '198.18.0.300'\n"},
       {{"jail", p, "h", "198.18.0.2,198.18.0.2", "sh"},
        "goodcop: jail: duplicate IP address '198.18.0.2'\n"},
       {{"jail", p, std::string(65, 'h'), "-", "sh"},
        "goodcop: jail: hostname '" + std::string(65, 'h') +
            "' is too long (65 characters, at most 64)\n"},
-      {{"jail", p, "h", "-"}, "goodcop: jail: expected PATH HOSTNAME IP[,IP...] COMMAND [ARG...]\n"},
+      {{"jail", p, "h", "-"},
+       "goodcop: jail: expected PATH HOSTNAME IP[,IP...] COMMAND [ARG...]\n"},
       {{"jail", "--net", "bogus", p, "h", "-", "sh"},
        "goodcop: jail: invalid network mode 'bogus' (none, veth or host)\n"},
       {{"jail", "--caps", "chown,nope", p, "h", "-", "sh"},
@@ -106,10 +111,10 @@ TEST_CASE("goodcop jail options: user, read-only root, binds, environment, caps"
   GOODCOP_REQUIRE_ROOT();
   TempDir data;
   ::chmod(data.path().c_str(), 0777);
-  RunResult r = run_goodcop({"jail", "-u", "1000:1000", "--read-only", "--bind-rw",
-                             data.path() + ":/data", "-e", "A=b", "--caps", "none", "--cwd", "/data",
-                             jail_rootfs(), "h", "-", "sh", "-c",
-                             "id -u; echo $A; pwd; touch /x 2>/dev/null || echo ro; touch ok"});
+  RunResult r =
+      run_goodcop({"jail", "-u", "1000:1000", "--read-only", "--caps", "none", "--cwd", "/data",
+                   "-e", "A=b", "--bind-rw", data.path() + ":/data", jail_rootfs(), "h", "-", "sh",
+                   "-c", "id -u; echo $A; pwd; touch /x 2>/dev/null || echo ro; touch ok"});
   CHECK(r.err == "");
   CHECK(r.out == "1000\nb\n/data\nro\n");
   struct stat st {};

@@ -2,18 +2,18 @@
 // the rootfs) which stops at proving access; every test fails if the escape works. Most
 // run both with the user namespace (the default) and without it (the documented weaker
 // opt-out, where root is host root with the muzzle only).
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
-#include <csignal>
-#include <fcntl.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <catch2/catch.hpp>
 
-#include "base/fd.h"
 #include "base/error.h"
+#include "base/fd.h"
 #include "kernel/jail.h"
 #include "tests/support/support.h"
 #include "tests/unit/kernel/jail_fixture.h"

@@ -30,7 +30,8 @@ class Rootfs {
     std::string tmpl = "/tmp/goodcop-rootfs.XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr) throw SysError("mkdtemp", tmpl, errno);
     dir_ = tmpl;
-    check(::mount("tmpfs", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"), "mount", dir_);
+    check(::mount("tmpfs", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"), "mount",
+          dir_);
     for (const char* d : {"bin", "proc", "dev", "sys", "etc", "mnt", "data", "root"})
       check(::mkdir((dir_ + "/" + d).c_str(), 0755), "mkdir", d);
     check(::mkdir((dir_ + "/tmp").c_str(), 01777), "mkdir", "tmp");
@@ -43,7 +44,8 @@ class Rootfs {
     copy_file(KERNEL_PROBE, dir_ + "/bin/kernel_probe", 0755);
     copy_file(KERNEL_PROBE, dir_ + "/bin/suid_probe", 04755);
     write_text(dir_ + "/etc/group", "root:x:0:\nuser:x:1000:\n");
-    write_text(dir_ + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n");
+    write_text(dir_ + "/etc/passwd",
+               "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n");
   }
   ~Rootfs() {
     ::umount2(dir_.c_str(), MNT_DETACH);

@@ -87,7 +87,8 @@ TEST_CASE("init reaps orphans", "[kernel][jail][init][root]") {
   // The inner sh exits at once, orphaning its background sleep to init; once the sleep
   // exits, only init can reap it.
   JailRun r = run_jail(jail_spec(
-      {"sh", "-c", "sh -c 'sleep 0.1 &'; sleep 0.5; grep -l '^State:.Z' /proc/[0-9]*/status | wc -l"}));
+      {"sh", "-c",
+       "sh -c 'sleep 0.1 &'; sleep 0.5; grep -l '^State:.Z' /proc/[0-9]*/status | wc -l"}));
   CHECK(r.out == "0\n");
 }
 
@@ -149,8 +150,9 @@ TEST_CASE("enter runs a command in a running jail's namespaces, confined",
   opts.uid = 1000;
   opts.stdio[1] = w.get();
   int rc = kernel::enter(*j.jail,
-                         {"sh", "-c", "hostname; id -u; pidof sleep >/dev/null && echo sees-sleep; "
-                                      "grep NoNewPrivs /proc/self/status"},
+                         {"sh", "-c",
+                          "hostname; id -u; pidof sleep >/dev/null && echo sees-sleep; "
+                          "grep NoNewPrivs /proc/self/status"},
                          opts, jail_helper());
   w.reset();
   CHECK(rc == 0);
@@ -193,8 +195,8 @@ TEST_CASE("a fork bomb stops at the jail's pids limit", "[kernel][jail][cgroup][
 
 TEST_CASE("a memory hog is OOM-killed inside the jail only", "[kernel][jail][cgroup][root]") {
   GOODCOP_REQUIRE_ROOT();
-  kernel::JailSpec spec = jail_spec(
-      {"sh", "-c", "head -c 200m /dev/zero | sort >/dev/null; echo status=$?"});
+  kernel::JailSpec spec =
+      jail_spec({"sh", "-c", "head -c 200m /dev/zero | sort >/dev/null; echo status=$?"});
   spec.limits.memory_bytes = 32u << 20;
   JailRun r = run_jail(spec);
   CHECK(r.out == "status=137\n");  // sort (holding 200M) was killed; sh and init were not
@@ -232,4 +234,28 @@ TEST_CASE("a TCP server in the jail is reachable at the jail's address only",
     CHECK(got == "hello\n");
   }
   CHECK(RtNetlink::open().link_index(host_if) == 0);
+}
+
+TEST_CASE("start cleans a crashed previous run's cgroup of the same name",
+          "[kernel][jail][cleanup][root]") {
+  GOODCOP_REQUIRE_ROOT();
+  kernel::JailSpec spec = jail_spec({"true"});
+  spec.name = "t-stale-" + std::to_string(::getpid());
+  spec.cgroup = true;
+  // What a crash leaves behind: goodcop/NAME in every hierarchy, made here by hand.
+  CgroupLayout layout = CgroupLayout::detect();
+  std::vector<std::string> dirs;
+  std::vector<CgroupHierarchy> all = layout.v1;
+  if (layout.v2) all.push_back(*layout.v2);
+  for (const auto& h : all) {
+    ::mkdir((h.mount_point + "/goodcop").c_str(), 0755);
+    std::string d = h.mount_point + "/goodcop/" + spec.name;
+    if (::mkdir(d.c_str(), 0755) == 0) dirs.push_back(d);
+  }
+  REQUIRE(!dirs.empty());
+  {
+    kernel::Jail j = kernel::start(spec, jail_helper());
+    CHECK(j.wait() == 0);
+  }
+  for (const auto& d : dirs) CHECK(::access(d.c_str(), F_OK) != 0);
 }

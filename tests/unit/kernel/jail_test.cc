@@ -72,9 +72,10 @@ TEST_CASE("files keep their ordinary owners on disk through the idmapped mount",
   GOODCOP_REQUIRE_ROOT();
   TempDir data;
   write_text(data / "host-file", "x");
-  kernel::JailSpec spec = jail_spec(
-      {"sh", "-c", "ls -ln /data/host-file | awk '{print $3\":\"$4}'; touch /data/by-root; "
-                   "touch /data/by-user; chown 1000:1000 /data/by-user"});
+  kernel::JailSpec spec =
+      jail_spec({"sh", "-c",
+                 "ls -ln /data/host-file | awk '{print $3\":\"$4}'; touch /data/by-root; "
+                 "touch /data/by-user; chown 1000:1000 /data/by-user"});
   spec.binds.push_back({data.path(), "/data", true});
   JailRun r = run_jail(spec);
   CHECK(r.err == "");
@@ -90,8 +91,7 @@ TEST_CASE("files keep their ordinary owners on disk through the idmapped mount",
 TEST_CASE("a read-only bind can't be written, a writable one can", "[kernel][jail][root]") {
   GOODCOP_REQUIRE_ROOT();
   TempDir ro, rw;
-  kernel::JailSpec spec =
-      jail_spec({"sh", "-c", "touch /mnt/x 2>&1; touch /data/y && echo ok"});
+  kernel::JailSpec spec = jail_spec({"sh", "-c", "touch /mnt/x 2>&1; touch /data/y && echo ok"});
   spec.binds.push_back({ro.path(), "/mnt", false});
   spec.binds.push_back({rw.path(), "/data", true});
   JailRun r = run_jail(spec);
@@ -130,10 +130,11 @@ TEST_CASE("the console is a pty of the jail's own devpts, drained by init",
 TEST_CASE("/proc is the jail's own with the sensitive files masked", "[kernel][jail][root]") {
   GOODCOP_REQUIRE_ROOT();
   bool userns = GENERATE(true, false);
-  kernel::JailSpec spec = jail_spec(
-      {"sh", "-c", "wc -c < /proc/timer_list; wc -c < /proc/keys; ls /proc/acpi | wc -l; "
-                   "echo 1 > /proc/sys/vm/drop_caches 2>/dev/null || echo ro; "
-                   "echo h > /proc/sysrq-trigger 2>/dev/null || echo ro"});
+  kernel::JailSpec spec =
+      jail_spec({"sh", "-c",
+                 "wc -c < /proc/timer_list; wc -c < /proc/keys; ls /proc/acpi | wc -l; "
+                 "echo 1 > /proc/sys/vm/drop_caches 2>/dev/null || echo ro; "
+                 "echo h > /proc/sysrq-trigger 2>/dev/null || echo ro"});
   spec.userns = userns;
   JailRun r = run_jail(spec);
   CHECK(r.out == "0\n0\n0\nro\nro\n");
@@ -145,8 +146,7 @@ TEST_CASE("/sys is absent", "[kernel][jail][root]") {
   CHECK(r.out == "0\n");
 }
 
-TEST_CASE("the command gets its environment, working directory and user",
-          "[kernel][jail][root]") {
+TEST_CASE("the command gets its environment, working directory and user", "[kernel][jail][root]") {
   GOODCOP_REQUIRE_ROOT();
   kernel::JailSpec spec = jail_spec({"sh", "-c", "echo $GREETING; pwd; id -u; id -g; echo $PATH"});
   spec.env = {"GREETING=hello"};
@@ -161,7 +161,8 @@ TEST_CASE("the command gets its environment, working directory and user",
 TEST_CASE("an unprivileged jail user has no capabilities, root only the kept ones",
           "[kernel][jail][caps][root]") {
   GOODCOP_REQUIRE_ROOT();
-  kernel::JailSpec spec = jail_spec({"sh", "-c", "grep -E '^Cap(Eff|Bnd)|NoNewPrivs|Seccomp:' /proc/self/status"});
+  kernel::JailSpec spec =
+      jail_spec({"sh", "-c", "grep -E '^Cap(Eff|Bnd)|NoNewPrivs|Seccomp:' /proc/self/status"});
   JailRun root = run_jail(spec);
   CHECK(root.out ==
         "CapEff:\t00000000200404fb\nCapBnd:\t00000000200404fb\nNoNewPrivs:\t1\nSeccomp:\t2\n");
@@ -206,7 +207,8 @@ TEST_CASE("a command missing in the jail is ENOENT at execve", "[kernel][jail][r
     kernel::start(spec, jail_helper());
     FAIL("started");
   } catch (const SysError& e) {
-    CHECK(std::string(e.what()) == "jail 'nf': execve 'no-such-command': No such file or directory");
+    CHECK(std::string(e.what()) ==
+          "jail 'nf': execve 'no-such-command': No such file or directory");
   }
 }
 
@@ -229,6 +231,7 @@ TEST_CASE("invalid specs are refused before anything runs", "[kernel][jail]") {
   CHECK_THROWS_WITH(kernel::start(spec, jail_helper()), "jail 'bad/name': invalid name");
   spec = jail_spec({"true"});
   spec.binds.push_back({"/tmp", "/mnt/../..", false});
-  CHECK_THROWS_WITH(kernel::start(spec, jail_helper()),
-                    "jail '" + spec.name + "': bind '/tmp:/mnt/../..' needs absolute paths without '..'");
+  CHECK_THROWS_WITH(
+      kernel::start(spec, jail_helper()),
+      "jail '" + spec.name + "': bind '/tmp:/mnt/../..' needs absolute paths without '..'");
 }

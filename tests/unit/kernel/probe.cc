@@ -3,13 +3,13 @@
 // "ACCESS: ..." when it got through (the test then fails). Never damages the host: calls
 // that would change something are made with arguments the kernel rejects only after its
 // permission check (EINVAL/EBADF past the check still counts as access).
+#include <dirent.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <time.h>
 #include <linux/bpf.h>
 #include <linux/io_uring.h>
 #include <linux/perf_event.h>
 #include <linux/reboot.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
@@ -19,7 +19,7 @@
 #include <sys/sysmacros.h>
 #include <sys/timex.h>
 #include <sys/utsname.h>
-#include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 #include <csignal>
 
@@ -84,7 +84,8 @@ int probe(const std::string& name, int argc, char** argv) {
     return expect_denied("add_key", ::syscall(SYS_add_key, "user", "goodcop-probe", "x", 1,
                                               -2 /* KEY_SPEC_PROCESS_KEYRING */));
   }
-  if (name == "userfaultfd") return expect_denied("userfaultfd", ::syscall(SYS_userfaultfd, O_CLOEXEC));
+  if (name == "userfaultfd")
+    return expect_denied("userfaultfd", ::syscall(SYS_userfaultfd, O_CLOEXEC));
   if (name == "io_uring") {
     io_uring_params p{};
     return expect_denied("io_uring_setup", ::syscall(SYS_io_uring_setup, 1, &p));
@@ -132,12 +133,14 @@ int probe(const std::string& name, int argc, char** argv) {
   if (name == "mknod-disk" && argc == 2) {  // MAJOR:MINOR of the host's disk
     unsigned maj = 0, min = 0;
     std::sscanf(argv[1], "%u:%u", &maj, &min);
-    if (::mknod("/tmp/disk", S_IFBLK | 0600, makedev(maj, min)) != 0) return blocked("mknod", errno);
+    if (::mknod("/tmp/disk", S_IFBLK | 0600, makedev(maj, min)) != 0)
+      return blocked("mknod", errno);
     int fd = ::open("/tmp/disk", O_RDONLY);
     ::unlink("/tmp/disk");
     if (fd < 0) return blocked("open device", errno);
     char buf[512];
-    if (::read(fd, buf, sizeof buf) != static_cast<ssize_t>(sizeof buf)) return blocked("read", errno);
+    if (::read(fd, buf, sizeof buf) != static_cast<ssize_t>(sizeof buf))
+      return blocked("read", errno);
     return access_granted("read the host's disk");
   }
   if (name == "chroot-escape" && argc == 2) {  // argv[1]: a path only the host has
@@ -176,10 +179,14 @@ int probe(const std::string& name, int argc, char** argv) {
   if (name == "host-process" && argc == 2) {  // argv[1]: a host pid
     pid_t pid = std::atoi(argv[1]);
     int r = 0;
-    if (::kill(pid, SIGCONT) == 0) r |= access_granted("signal a host process");
-    else blocked("kill", errno);
-    if (::ptrace(PTRACE_ATTACH, pid, nullptr, nullptr) == 0) r |= access_granted("ptrace a host process");
-    else blocked("ptrace", errno);
+    if (::kill(pid, SIGCONT) == 0)
+      r |= access_granted("signal a host process");
+    else
+      blocked("kill", errno);
+    if (::ptrace(PTRACE_ATTACH, pid, nullptr, nullptr) == 0)
+      r |= access_granted("ptrace a host process");
+    else
+      blocked("ptrace", errno);
     return r;
   }
   if (name == "write" && argc == 2) {  // open for writing

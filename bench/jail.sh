@@ -1,0 +1,77 @@
+#!/bin/sh
+# Jail start benchmark: the time to run /bin/true in a jail, side by side with what users
+# would otherwise pick, on the same busybox rootfs (on a tmpfs), in one run:
+#   chroot                 no isolation at all (the floor)
+#   unshare + chroot       mount, pid, uts, ipc, net, cgroup and user namespaces, nothing else
+#   bwrap                  bubblewrap with the same namespaces, its own /proc and /dev
+#   goodcop jail           the full recipe: namespaces, idmapped root, /proc masks, /dev,
+#                          pivot_root, caps, no_new_privs, seccomp, init
+# Prints each mean and its ratio to bwrap (the target: goodcop no slower than bubblewrap).
+# Run as root, by hand (not by ctest):  bench/jail.sh [RUNS]
+# GOODCOP=path/to/goodcop picks the binary (default: build/release, built when missing).
+set -eu
+cd "$(dirname "$0")/.."
+runs=${1:-200}
+[ "$(id -u)" = 0 ] || { echo "bench/jail.sh: run as root" >&2; exit 2; }
+
+export DEBIAN_FRONTEND=noninteractive
+command -v bwrap >/dev/null || apt-get install -y -qq bubblewrap >/dev/null
+command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null 2>&1 || true
+[ -x /bin/busybox ] || apt-get install -y -qq busybox-static >/dev/null
+
+GOODCOP=${GOODCOP:-build/release/watchdog/goodcop}
+if [ ! -x "$GOODCOP" ]; then scripts/build release >/dev/null; fi
+GOODCOP=$(readlink -f "$GOODCOP")
+
+root=$(mktemp -d /tmp/goodcop-bench.XXXXXX)
+cleanup() { umount "$root" 2>/dev/null || true; rmdir "$root"; }
+trap cleanup EXIT INT TERM
+mount -t tmpfs -o mode=0755 tmpfs "$root"
+mkdir -p "$root/bin" "$root/proc" "$root/dev" "$root/tmp" "$root/sys" "$root/etc"
+cp /bin/busybox "$root/bin/busybox"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
+
+echo "goodcop: $GOODCOP ($(du -h "$GOODCOP" | cut -f1)), $runs runs each, kernel $(uname -r)"
+
+names="chroot unshare+chroot bwrap goodcop-jail"
+cmd_chroot="chroot $root /bin/true"
+cmd_unshare="unshare --user --map-root-user --mount --pid --fork --uts --ipc --net --cgroup chroot $root /bin/true"
+cmd_bwrap="bwrap --unshare-all --unshare-user --uid 0 --gid 0 --bind $root / --proc /proc --dev /dev --hostname h --new-session --die-with-parent /bin/true"
+cmd_goodcop="$GOODCOP jail $root h - /bin/true"
+
+# Sanity: every contender really runs /bin/true.
+for c in "$cmd_chroot" "$cmd_unshare" "$cmd_bwrap" "$cmd_goodcop"; do
+  sh -c "$c" || { echo "bench/jail.sh: failed: $c" >&2; exit 3; }
+done
+
+if command -v hyperfine >/dev/null; then
+  json=$(mktemp /tmp/goodcop-bench.XXXXXX.json)
+  hyperfine -N --warmup 10 --runs "$runs" --export-json "$json" \
+    -n chroot "$cmd_chroot" -n unshare+chroot "$cmd_unshare" -n bwrap "$cmd_bwrap" \
+    -n goodcop-jail "$cmd_goodcop" >/dev/null
+  means=$(python3 -c '
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print(r["command"], r["mean"] * 1e3, r["stddev"] * 1e3)' "$json")
+  rm -f "$json"
+else
+  # No hyperfine: a plain loop, mean only.
+  means=""
+  for n in $names; do
+    case $n in
+      chroot) c=$cmd_chroot ;; unshare+chroot) c=$cmd_unshare ;; bwrap) c=$cmd_bwrap ;; *) c=$cmd_goodcop ;;
+    esac
+    start=$(date +%s%N)
+    i=0
+    while [ $i -lt "$runs" ]; do sh -c "$c"; i=$((i + 1)); done
+    end=$(date +%s%N)
+    means="$means
+$n $(echo "($end - $start) / $runs / 1000000" | bc -l) 0"
+  done
+fi
+
+echo "$means" | awk 'NF == 3 { name[NR] = $1; mean[NR] = $2; sd[NR] = $3; if ($1 == "bwrap") b = $2 }
+  END {
+    printf "%-16s %10s %10s %12s\n", "tool", "mean ms", "stddev", "vs bwrap";
+    for (i in name) printf "%-16s %10.2f %10.2f %11.2fx\n", name[i], mean[i], sd[i], mean[i] / b;
+  }'
