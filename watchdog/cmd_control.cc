@@ -3,6 +3,7 @@
 #include <iostream>
 #include <memory>
 
+#include "base/error.h"
 #include "base/parse.h"
 #include "watchdog/cli.h"
 #include "watchdog/daemon/control_client.h"
@@ -47,8 +48,7 @@ void print_status(const nlohmann::json& body) {
     for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
   for (const auto& r : rows) {
     std::string line;
-    for (size_t i = 0; i < r.size(); ++i)
-      line += i + 1 < r.size() ? pad(r[i], width[i] + 2) : r[i];
+    for (size_t i = 0; i < r.size(); ++i) line += i + 1 < r.size() ? pad(r[i], width[i] + 2) : r[i];
     std::cout << line << "\n";
   }
 }
@@ -62,13 +62,16 @@ int run_request(const std::string& verb, const ControlFlags& f) {
   }
   switch (f.req.verb) {
     case supervisor::Verb::kStatus:
-      if (f.json) std::cout << r.body.dump(2) << "\n";
-      else print_status(r.body);
+      if (f.json)
+        std::cout << r.body.dump(2) << "\n";
+      else
+        print_status(r.body);
       return kExitOk;
     case supervisor::Verb::kCheck: {
       bool dev = r.body.value("result", "") == "deviation";
       std::cout << f.req.jail << ": " << (dev ? "deviation" : "clean");
-      if (dev && !r.body.value("summary", "").empty()) std::cout << ": " << r.body["summary"].get<std::string>();
+      if (dev && !r.body.value("summary", "").empty())
+        std::cout << ": " << r.body["summary"].get<std::string>();
       std::cout << "\n";
       return dev ? kExitDeviation : kExitOk;
     }
@@ -87,7 +90,7 @@ Verb make(CLI::App& root, const char* name, const char* help, supervisor::Verb v
   f->req.verb = verb;
   Verb v;
   v.app = root.add_subcommand(name, help);
-  v.app->add_option("--socket", f->socket, "Control socket of the daemon")->capture_default_str();
+  v.app->add_option("--socket", f->socket, "control socket of the daemon")->capture_default_str();
   if (extra) extra(*v.app, *f);
   std::string verb_name = name;
   v.run = [f, verb_name] {
@@ -104,8 +107,8 @@ Verb make(CLI::App& root, const char* name, const char* help, supervisor::Verb v
         }
         auto d = parse_duration(f->window);
         if (!d || d.value.count() <= 0) {
-          std::cerr << "goodcop: maintain: --for '" << f->window << "': "
-                    << (d ? "must be positive" : d.error) << "\n";
+          std::cerr << "goodcop: maintain: --for '" << f->window
+                    << "': " << (d ? "must be positive" : d.error) << "\n";
           return kExitUsage;
         }
         f->req.duration = d.value;
@@ -117,44 +120,76 @@ Verb make(CLI::App& root, const char* name, const char* help, supervisor::Verb v
 }
 
 void jail_arg(CLI::App& app, ControlFlags& f) {
-  app.add_option("JAIL", f.req.jail, "Jail name")->required();
+  app.add_option("JAIL", f.req.jail, "jail name")->required();
 }
 
 }  // namespace
 
+// Sends one jail verb to the daemon and prints its answer, for a verb that has both an
+// offline and a daemon form (`goodcop seal JAIL` next to `goodcop seal DIR -o ARCHIVE`):
+// the offline verb calls this when it is given a jail name. (Declare it in cli.h to use.)
+int run_daemon_jail_verb(const std::string& verb, const std::string& jail,
+                         const std::string& socket) {
+  ControlFlags f;
+  f.socket = socket.empty() ? std::string(supervisor::kDefaultSocket) : socket;
+  bool found = false;
+  for (auto v : {supervisor::Verb::kSeal, supervisor::Verb::kRestore, supervisor::Verb::kRollback,
+                 supervisor::Verb::kSnapshot, supervisor::Verb::kFreeze, supervisor::Verb::kThaw,
+                 supervisor::Verb::kCheck}) {
+    if (supervisor::verb_name(v) == verb) {
+      f.req.verb = v;
+      found = true;
+    }
+  }
+  if (!found) throw Error("'" + verb + "' is not a daemon jail verb");
+  f.req.jail = jail;
+  return run_request(verb, f);
+}
+
 std::vector<Verb> add_control_verbs(CLI::App& root) {
   using supervisor::Verb;
   std::vector<cli::Verb> out;
-  out.push_back(make(root, "status", "Show every jail's state (from the daemon)", Verb::kStatus,
+  // `seal` and `restore` also have offline forms (backups/: `seal DIR -o ARCHIVE`,
+  // `restore ARCHIVE DIR`). Whichever is registered first keeps the name, so the binary
+  // never fails at startup on a duplicate subcommand; see run_daemon_jail_verb().
+  auto taken = [&root](const char* name) {
+    return !root.get_subcommands([name](const CLI::App* a) { return a->get_name() == name; })
+                .empty();
+  };
+  out.push_back(make(root, "status", "show every jail's state (from the daemon)", Verb::kStatus,
                      [](CLI::App& a, ControlFlags& f) {
-                       a.add_flag("--json", f.json, "Print JSON instead of a table");
+                       a.add_flag("--json", f.json, "print JSON instead of a table");
                      }));
-  out.push_back(make(root, "check", "Check a jail now (exit 1 on deviation)", Verb::kCheck, jail_arg));
-  out.push_back(make(root, "snapshot", "Write an evidence bundle of a live jail", Verb::kSnapshot, jail_arg));
-  out.push_back(make(root, "freeze", "Freeze every process of a jail", Verb::kFreeze, jail_arg));
-  out.push_back(make(root, "thaw", "Thaw a frozen jail", Verb::kThaw, jail_arg));
-  out.push_back(make(root, "restore", "Restore a jail from its golden archive and restart it",
-                     Verb::kRestore, jail_arg));
-  out.push_back(make(root, "exec", "Run a command inside a jail (like jexec)", Verb::kExec,
+  out.push_back(
+      make(root, "check", "check a jail now (exit 1 on deviation)", Verb::kCheck, jail_arg));
+  out.push_back(
+      make(root, "snapshot", "write an evidence bundle of a live jail", Verb::kSnapshot, jail_arg));
+  out.push_back(make(root, "freeze", "freeze every process of a jail", Verb::kFreeze, jail_arg));
+  out.push_back(make(root, "thaw", "thaw a frozen jail", Verb::kThaw, jail_arg));
+  if (!taken("restore"))
+    out.push_back(make(root, "restore", "restore a jail from its golden archive and restart it",
+                       Verb::kRestore, jail_arg));
+  out.push_back(make(root, "exec", "run a command inside a jail (like jexec)", Verb::kExec,
                      [](CLI::App& a, ControlFlags& f) {
                        jail_arg(a, f);
-                       a.add_option("COMMAND", f.req.argv, "Command and arguments")->required();
+                       a.add_option("COMMAND", f.req.argv, "command and arguments")->required();
                        a.prefix_command();
                      }));
-  out.push_back(make(root, "maintain", "Pause the watch of a jail while an operator upgrades it",
+  out.push_back(make(root, "maintain", "pause the watch of a jail while an operator upgrades it",
                      Verb::kMaintain, [](CLI::App& a, ControlFlags& f) {
                        jail_arg(a, f);
                        a.add_option("MODE", f.on_off, "on or off")->required();
-                       a.add_option("--for", f.window, "Maintenance window (default 1h)");
+                       a.add_option("--for", f.window, "maintenance window (default 1h)");
                      }));
-  out.push_back(make(root, "seal", "Accept a jail's current tree as its new golden version",
-                     Verb::kSeal, jail_arg));
-  out.push_back(make(root, "rollback", "Restore a jail from an earlier golden version",
+  if (!taken("seal"))
+    out.push_back(make(root, "seal", "accept a jail's current tree as its new golden version",
+                       Verb::kSeal, jail_arg));
+  out.push_back(make(root, "rollback", "restore a jail from an earlier golden version",
                      Verb::kRollback, [](CLI::App& a, ControlFlags& f) {
                        jail_arg(a, f);
-                       a.add_option("VERSION", f.req.version, "Golden version (default: previous)");
+                       a.add_option("VERSION", f.req.version, "golden version (default: previous)");
                      }));
-  out.push_back(make(root, "reload", "Re-read the policies", Verb::kReload));
+  out.push_back(make(root, "reload", "re-read the policies", Verb::kReload));
   return out;
 }
 

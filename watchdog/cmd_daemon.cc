@@ -41,12 +41,15 @@ std::vector<std::string> policy_files(const std::string& dir) {
 Verb add_daemon_verb(CLI::App& root) {
   auto flags = std::make_shared<DaemonFlags>();
   Verb v;
-  v.app = root.add_subcommand("daemon", "Run the supervisor: watch, heal and serve the control socket");
-  v.app->add_option("--policies", flags->policies, "Directory of jail policies (one YAML file per jail)")
+  v.app =
+      root.add_subcommand("daemon", "run the supervisor: watch, heal and serve the control socket");
+  v.app
+      ->add_option("--policies", flags->policies,
+                   "Directory of jail policies (one YAML file per jail)")
       ->required();
-  v.app->add_option("--state", flags->opt.state_dir, "State directory")->capture_default_str();
-  v.app->add_option("--socket", flags->opt.socket, "Control socket path")->capture_default_str();
-  v.app->add_option("--events", flags->opt.event_log, "Event log (default: STATE/events.log)");
+  v.app->add_option("--state", flags->opt.state_dir, "state directory")->capture_default_str();
+  v.app->add_option("--socket", flags->opt.socket, "control socket path")->capture_default_str();
+  v.app->add_option("--events", flags->opt.event_log, "event log (default: STATE/events.log)");
   v.run = [flags] {
     std::vector<std::string> files;
     try {
@@ -59,9 +62,12 @@ Verb add_daemon_verb(CLI::App& root) {
       // TODO(issue 6): load each policy (config/), map it to a JailSpec and a driver
       // over kernel/, integrity/ and backups/, and sup.add() it.
       for (const auto& f : files)
-        log_warn("policy '{}/{}': not yet supervised: this build has no jail driver", flags->policies, f);
+        log_warn("policy '{}/{}': not yet supervised: this build has no jail driver",
+                 flags->policies, f);
     };
-    auto reload = [] { return std::string("reload: not yet supported: this build loads no policies"); };
+    auto reload = [] {
+      return std::string("reload: not yet supported: this build loads no policies");
+    };
     return supervisor::run_daemon(flags->opt, populate, reload);
   };
   return v;

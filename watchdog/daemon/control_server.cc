@@ -142,15 +142,15 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
 
   void respond(Response r, bool then_close) {
     out_ = format_response(r);
-    asio::async_write(sock_, asio::buffer(out_),
-                      [self = shared_from_this(), then_close](const boost::system::error_code& ec,
-                                                              size_t) {
-                        if (ec || then_close) {
-                          self->shutdown();
-                          return;
-                        }
-                        self->read();
-                      });
+    asio::async_write(
+        sock_, asio::buffer(out_),
+        [self = shared_from_this(), then_close](const boost::system::error_code& ec, size_t) {
+          if (ec || then_close) {
+            self->shutdown();
+            return;
+          }
+          self->read();
+        });
   }
 
   stream_protocol::socket sock_;
@@ -219,8 +219,7 @@ void ControlServer::open() {
 }
 
 void ControlServer::accept() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec,
-                                stream_protocol::socket sock) {
+  acceptor_.async_accept([this](const boost::system::error_code& ec, stream_protocol::socket sock) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;  // closing
     if (!ec) {
       bool over = sessions_->size() >= limits_.max_connections;

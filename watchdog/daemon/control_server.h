@@ -31,8 +31,8 @@ using RequestHandler = std::function<void(const Request&, std::function<void(Res
 class ControlServer {
  public:
   struct Limits {
-    size_t max_connections = 32;                     // concurrent clients
-    std::chrono::milliseconds idle{30000};           // a silent client is dropped
+    size_t max_connections = 32;            // concurrent clients
+    std::chrono::milliseconds idle{30000};  // a silent client is dropped
   };
 
   ControlServer(boost::asio::io_context& io, std::string path, RequestHandler handler,

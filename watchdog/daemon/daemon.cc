@@ -1,7 +1,7 @@
 #include "watchdog/daemon/daemon.h"
 
-#include <csignal>
 #include <boost/asio/signal_set.hpp>
+#include <csignal>
 #include <thread>
 
 #include "base/log.h"
@@ -11,14 +11,13 @@ namespace goodcop::supervisor {
 
 namespace asio = boost::asio;
 
-int run_daemon(const DaemonOptions& opt, const Populate& populate,
-               Supervisor::ReloadHook reload) {
+int run_daemon(const DaemonOptions& opt, const Populate& populate, Supervisor::ReloadHook reload) {
   asio::io_context io(1);
   // The lock comes first: a second daemon must refuse before it touches any state file.
   std::function<void(const Request&, Reply)> handler;
-  ControlServer server(io, opt.socket,
-                       [&handler](const Request& r, Reply reply) { handler(r, std::move(reply)); },
-                       opt.control_uid);
+  ControlServer server(
+      io, opt.socket, [&handler](const Request& r, Reply reply) { handler(r, std::move(reply)); },
+      opt.control_uid);
   server.open();
 
   StateStore store(opt.state_dir);
@@ -36,8 +35,10 @@ int run_daemon(const DaemonOptions& opt, const Populate& populate,
       if (ec) return;  // operation_aborted: we are stopping
       if (sig == SIGHUP) {
         std::string err = sup.reload();
-        if (err.empty()) log_info("reload: done");
-        else log_error("{}, jails keep their current policies", err);
+        if (err.empty())
+          log_info("reload: done");
+        else
+          log_error("{}, jails keep their current policies", err);
         wait_signal();
         return;
       }

@@ -15,7 +15,7 @@ namespace goodcop::supervisor {
 struct DaemonOptions {
   std::string state_dir = "/var/lib/goodcop";
   std::string socket = "/run/goodcop/control.sock";
-  std::string event_log;  // "" = <state_dir>/events.log
+  std::string event_log;      // "" = <state_dir>/events.log
   unsigned pool_threads = 0;  // 0 = hardware concurrency (at least 2)
   uid_t control_uid = 0;      // who may use the control socket (root)
 };
@@ -26,7 +26,6 @@ using Populate = std::function<void(Supervisor&)>;
 // Runs the daemon until SIGTERM/SIGINT; returns the exit code (0 after a clean stop).
 // Throws Error before the loop runs (lock held by another daemon, bad state dir).
 // Prints "daemon ready: control socket '<path>'" (info) once it accepts requests.
-int run_daemon(const DaemonOptions& opt, const Populate& populate,
-               Supervisor::ReloadHook reload);
+int run_daemon(const DaemonOptions& opt, const Populate& populate, Supervisor::ReloadHook reload);
 
 }  // namespace goodcop::supervisor

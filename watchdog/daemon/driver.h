@@ -22,7 +22,7 @@ struct CheckResult {
 
 // What the evidence bundle is about.
 struct Incident {
-  std::string id;       // "web1-20261129T182001.123Z"
+  std::string id;  // "web1-20261129T182001.123Z"
   std::string jail;
   std::string trigger;  // "deviation: 2 changed"
   std::chrono::system_clock::time_point time;

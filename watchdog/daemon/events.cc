@@ -33,12 +33,8 @@ std::string format_time_utc(std::chrono::system_clock::time_point t) {
 
 std::string format_event(const Event& e) {
   nlohmann::ordered_json j = {
-      {"time", format_time_utc(e.time)},
-      {"jail", e.jail},
-      {"from", state_name(e.from)},
-      {"to", state_name(e.to)},
-      {"reason", e.reason},
-      {"evidence", e.evidence},
+      {"time", format_time_utc(e.time)}, {"jail", e.jail},     {"from", state_name(e.from)},
+      {"to", state_name(e.to)},          {"reason", e.reason}, {"evidence", e.evidence},
   };
   // A reason may quote a jail's file name: replace invalid UTF-8 rather than throw.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

@@ -32,21 +32,28 @@ std::string incident_id(const std::string& jail, System::time_point t) {
 // The verb an input came from, for "cannot <verb>" answers.
 const char* verb_of(Input in) {
   switch (in) {
-    case Input::kCheckDue: return "check";
-    case Input::kFreezeRequest: return "freeze";
-    case Input::kThawRequest: return "thaw";
-    case Input::kRestoreRequest: return "restore";
-    case Input::kMaintainOn: return "enter maintenance";
-    case Input::kMaintainOff: return "leave maintenance";
-    default: return "do that";
+    case Input::kCheckDue:
+      return "check";
+    case Input::kFreezeRequest:
+      return "freeze";
+    case Input::kThawRequest:
+      return "thaw";
+    case Input::kRestoreRequest:
+      return "restore";
+    case Input::kMaintainOn:
+      return "enter maintenance";
+    case Input::kMaintainOff:
+      return "leave maintenance";
+    default:
+      return "do that";
   }
 }
 
 }  // namespace
 
 JailTask::JailTask(asio::io_context& io, asio::thread_pool& pool, JailConfig cfg,
-                   std::unique_ptr<JailDriver> driver, const StateStore& store,
-                   EventLog& events, milliseconds offset)
+                   std::unique_ptr<JailDriver> driver, const StateStore& store, EventLog& events,
+                   milliseconds offset)
     : io_(io),
       pool_(pool),
       cfg_(std::move(cfg)),
@@ -93,10 +100,22 @@ void JailTask::request(const Request& req, Reply reply) {
   }
   Queued q{Input::kCheckDue, "", std::move(reply), req.duration};
   switch (req.verb) {
-    case Verb::kCheck: q.input = Input::kCheckDue; q.reason = "check requested"; break;
-    case Verb::kFreeze: q.input = Input::kFreezeRequest; q.reason = "frozen by operator"; break;
-    case Verb::kThaw: q.input = Input::kThawRequest; q.reason = "thawed by operator"; break;
-    case Verb::kRestore: q.input = Input::kRestoreRequest; q.reason = "restore by operator"; break;
+    case Verb::kCheck:
+      q.input = Input::kCheckDue;
+      q.reason = "check requested";
+      break;
+    case Verb::kFreeze:
+      q.input = Input::kFreezeRequest;
+      q.reason = "frozen by operator";
+      break;
+    case Verb::kThaw:
+      q.input = Input::kThawRequest;
+      q.reason = "thawed by operator";
+      break;
+    case Verb::kRestore:
+      q.input = Input::kRestoreRequest;
+      q.reason = "restore by operator";
+      break;
     case Verb::kMaintain:
       q.input = req.on ? Input::kMaintainOn : Input::kMaintainOff;
       q.reason = req.on ? "maintenance on" : "maintenance off by operator";
@@ -198,22 +217,23 @@ void JailTask::run(Action a) {
       return;
     case Action::kStart:
       disarm_exit_watch();
-      on_pool([driver] { driver->start(); }, [this](const std::string& err) {
-        if (!err.empty()) {
-          feed(Input::kStartFailed, "start failed: " + err);
-          return;
-        }
-        arm_exit_watch();
-        feed(Input::kStarted, "started");
-      });
+      on_pool([driver] { driver->start(); },
+              [this](const std::string& err) {
+                if (!err.empty()) {
+                  feed(Input::kStartFailed, "start failed: " + err);
+                  return;
+                }
+                arm_exit_watch();
+                feed(Input::kStarted, "started");
+              });
       return;
     case Action::kAdopt: {
       auto found = std::make_shared<bool>(false);
       on_pool([driver, found] { *found = driver->adopt(); },
               [this, found](const std::string& err) {
                 if (!err.empty() || !*found) {
-                  feed(Input::kDied, err.empty() ? "not found after a daemon restart"
-                                                 : "adopt failed: " + err);
+                  feed(Input::kDied,
+                       err.empty() ? "not found after a daemon restart" : "adopt failed: " + err);
                   return;
                 }
                 arm_exit_watch();
@@ -242,20 +262,24 @@ void JailTask::run(Action a) {
       return;
     }
     case Action::kFreeze:
-      on_pool([driver] { driver->freeze(); }, [this](const std::string& err) {
-        if (!err.empty()) feed(Input::kStepFailed, "freeze failed: " + err);
-        else feed(Input::kFrozenOk, "frozen");
-      });
+      on_pool([driver] { driver->freeze(); },
+              [this](const std::string& err) {
+                if (!err.empty())
+                  feed(Input::kStepFailed, "freeze failed: " + err);
+                else
+                  feed(Input::kFrozenOk, "frozen");
+              });
       return;
     case Action::kThaw:
-      on_pool([driver] { driver->thaw(); }, [this](const std::string& err) {
-        if (!err.empty()) {
-          feed(Input::kStepFailed, "thaw failed: " + err);
-          return;
-        }
-        next_check_ = Steady::now();  // whatever was frozen is checked again at once
-        settle();
-      });
+      on_pool([driver] { driver->thaw(); },
+              [this](const std::string& err) {
+                if (!err.empty()) {
+                  feed(Input::kStepFailed, "thaw failed: " + err);
+                  return;
+                }
+                next_check_ = Steady::now();  // whatever was frozen is checked again at once
+                settle();
+              });
       return;
     case Action::kWriteEvidence: {
       Incident inc{record_.incident, cfg_.name, "", System::now()};
@@ -277,23 +301,30 @@ void JailTask::run(Action a) {
     }
     case Action::kKill:
       disarm_exit_watch();
-      on_pool([driver] { driver->kill(); }, [this](const std::string& err) {
-        if (!err.empty()) feed(Input::kStepFailed, "kill failed: " + err);
-        else feed(Input::kKilled, "killed");
-      });
+      on_pool([driver] { driver->kill(); },
+              [this](const std::string& err) {
+                if (!err.empty())
+                  feed(Input::kStepFailed, "kill failed: " + err);
+                else
+                  feed(Input::kKilled, "killed");
+              });
       return;
     case Action::kRestore:
-      on_pool([driver] { driver->restore(); }, [this](const std::string& err) {
-        if (!err.empty()) feed(Input::kStepFailed, "restore failed: " + err);
-        else feed(Input::kRestored, "restored from the golden archive");
-      });
+      on_pool([driver] { driver->restore(); },
+              [this](const std::string& err) {
+                if (!err.empty())
+                  feed(Input::kStepFailed, "restore failed: " + err);
+                else
+                  feed(Input::kRestored, "restored from the golden archive");
+              });
       return;
     case Action::kStop:
       disarm_exit_watch();
-      on_pool([driver] { driver->stop(); }, [this](const std::string& err) {
-        if (!err.empty()) log_error("jail '{}': stop: {}", cfg_.name, err);
-        settle();
-      });
+      on_pool([driver] { driver->stop(); },
+              [this](const std::string& err) {
+                if (!err.empty()) log_error("jail '{}': stop: {}", cfg_.name, err);
+                settle();
+              });
       return;
   }
 }
@@ -334,11 +365,15 @@ void JailTask::settle() {
           std::chrono::duration_cast<milliseconds>(maintain_until_.time_since_epoch()).count();
       q.reason += " for " + format_duration(window);
     }
-    if (q.input == Input::kCheckDue && q.reply) check_waiters_.push_back(q.reply);
-    else if (q.reply) settle_waiters_.push_back(q.reply);
+    if (q.input == Input::kCheckDue && q.reply)
+      check_waiters_.push_back(q.reply);
+    else if (q.reply)
+      settle_waiters_.push_back(q.reply);
     if (!feed(q.input, q.reason) && q.reply) {
-      if (q.input == Input::kCheckDue) check_waiters_.pop_back();
-      else settle_waiters_.pop_back();
+      if (q.input == Input::kCheckDue)
+        check_waiters_.pop_back();
+      else
+        settle_waiters_.pop_back();
       q.reply(Response::failure(3, "jail '" + cfg_.name + "' is in state '" +
                                        std::string(state_name(state_)) + "': cannot " +
                                        verb_of(q.input)));
@@ -409,8 +444,8 @@ void JailTask::arm_exit_watch() {
   if (fd < 0) return;
   int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (dup < 0) {
-    log_error("jail '{}': fcntl F_DUPFD_CLOEXEC: {}, main process deaths go unnoticed",
-              cfg_.name, SysError("fcntl", "", errno).what());
+    log_error("jail '{}': fcntl F_DUPFD_CLOEXEC: {}, main process deaths go unnoticed", cfg_.name,
+              SysError("fcntl", "", errno).what());
     return;
   }
   exit_watch_.assign(dup);

@@ -103,16 +103,16 @@ bool is_heal_state(State s) {
 
 namespace {
 constexpr std::array<std::string_view, 10> kStateNames = {
-    "starting", "running", "checking", "tampered", "preserving",
-    "restoring", "frozen", "maintenance", "failed", "stopped"};
+    "starting",  "running", "checking",    "tampered", "preserving",
+    "restoring", "frozen",  "maintenance", "failed",   "stopped"};
 constexpr std::array<std::string_view, 19> kInputNames = {
-    "check due",     "check clean",      "deviation",       "check failed",   "frozen",
-    "evidence written", "evidence failed", "killed",        "restored",       "started",
-    "start failed",  "main process died", "step failed",    "maintain on",    "maintain off",
-    "freeze request", "thaw request",    "restore request", "stop"};
+    "check due",        "check clean",       "deviation",       "check failed", "frozen",
+    "evidence written", "evidence failed",   "killed",          "restored",     "started",
+    "start failed",     "main process died", "step failed",     "maintain on",  "maintain off",
+    "freeze request",   "thaw request",      "restore request", "stop"};
 constexpr std::array<std::string_view, 11> kActionNames = {
-    "none", "start", "restart", "adopt", "check", "freeze",
-    "thaw", "write-evidence", "kill", "restore", "stop"};
+    "none", "start",          "restart", "adopt",   "check", "freeze",
+    "thaw", "write-evidence", "kill",    "restore", "stop"};
 }  // namespace
 
 std::string_view state_name(State s) { return kStateNames.at(static_cast<size_t>(s)); }
@@ -121,9 +121,12 @@ std::string_view action_name(Action a) { return kActionNames.at(static_cast<size
 
 std::string_view on_tamper_name(OnTamper t) {
   switch (t) {
-    case OnTamper::kHeal: return "heal";
-    case OnTamper::kFreeze: return "freeze";
-    case OnTamper::kAlert: return "alert";
+    case OnTamper::kHeal:
+      return "heal";
+    case OnTamper::kFreeze:
+      return "freeze";
+    case OnTamper::kAlert:
+      return "alert";
   }
   return "heal";
 }

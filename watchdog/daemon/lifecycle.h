@@ -31,25 +31,25 @@ enum class State : uint8_t {
 
 // What happened: a result of an action, a process event, or an operator request.
 enum class Input : uint8_t {
-  kCheckDue,        // the interval elapsed, or `goodcop check` asked
-  kCheckClean,      // the check found the tree as sealed
-  kDeviation,       // the check found a deviation
-  kCheckFailed,     // the check itself failed (I/O error): logged, retried next interval
-  kFrozenOk,        // the freeze action completed
-  kEvidenceWritten, // the evidence bundle is written and synced
-  kEvidenceFailed,  // the evidence bundle could not be written
-  kKilled,          // every process of the jail is gone
-  kRestored,        // the jail's tree is the golden one again
-  kStarted,         // the jail is up (started, or adopted after a daemon restart)
-  kStartFailed,     // the start action failed
-  kDied,            // the jail's main process exited
-  kStepFailed,      // freeze, kill or restore failed
-  kMaintainOn,      // `goodcop maintain JAIL on`
-  kMaintainOff,     // `goodcop maintain JAIL off`, or the maintenance window expired
-  kFreezeRequest,   // `goodcop freeze JAIL`
-  kThawRequest,     // `goodcop thaw JAIL`
-  kRestoreRequest,  // `goodcop restore JAIL`
-  kStop,            // the daemon stops (SIGTERM) or the jail's policy went away
+  kCheckDue,         // the interval elapsed, or `goodcop check` asked
+  kCheckClean,       // the check found the tree as sealed
+  kDeviation,        // the check found a deviation
+  kCheckFailed,      // the check itself failed (I/O error): logged, retried next interval
+  kFrozenOk,         // the freeze action completed
+  kEvidenceWritten,  // the evidence bundle is written and synced
+  kEvidenceFailed,   // the evidence bundle could not be written
+  kKilled,           // every process of the jail is gone
+  kRestored,         // the jail's tree is the golden one again
+  kStarted,          // the jail is up (started, or adopted after a daemon restart)
+  kStartFailed,      // the start action failed
+  kDied,             // the jail's main process exited
+  kStepFailed,       // freeze, kill or restore failed
+  kMaintainOn,       // `goodcop maintain JAIL on`
+  kMaintainOff,      // `goodcop maintain JAIL off`, or the maintenance window expired
+  kFreezeRequest,    // `goodcop freeze JAIL`
+  kThawRequest,      // `goodcop thaw JAIL`
+  kRestoreRequest,   // `goodcop restore JAIL`
+  kStop,             // the daemon stops (SIGTERM) or the jail's policy went away
 };
 
 // What the supervisor does on entering the new state (at most one action per step).
@@ -102,9 +102,9 @@ std::optional<Action> parse_action(std::string_view name);
 
 // Restart backoff and crash-loop detection.
 struct RestartPolicy {
-  std::chrono::milliseconds base{1000};    // first delay
-  std::chrono::milliseconds cap{300000};   // the delay never exceeds this (5 min)
-  unsigned max_failures = 5;               // this many failures within `window` → failed
+  std::chrono::milliseconds base{1000};      // first delay
+  std::chrono::milliseconds cap{300000};     // the delay never exceeds this (5 min)
+  unsigned max_failures = 5;                 // this many failures within `window` → failed
   std::chrono::milliseconds window{600000};  // 10 min
 };
 

@@ -21,9 +21,9 @@ struct JailRecord {
   // The tree is known or suspected to deviate from golden (set on deviation, cleared
   // when a restore completes): a jail stopped while dirty is restored before it starts.
   bool dirty = false;
-  std::string incident;       // id of the incident being handled ("" when none)
-  std::string evidence;       // the last evidence bundle written
-  unsigned restarts = 0;      // restarts since the daemon started supervising the jail
+  std::string incident;           // id of the incident being handled ("" when none)
+  std::string evidence;           // the last evidence bundle written
+  unsigned restarts = 0;          // restarts since the daemon started supervising the jail
   int64_t maintain_until_ms = 0;  // end of the maintenance window (Unix ms), 0 when none
   bool operator==(const JailRecord&) const = default;
 };

@@ -9,8 +9,8 @@ namespace goodcop::supervisor {
 namespace {
 
 constexpr std::array<std::string_view, 11> kVerbNames = {
-    "status", "check", "snapshot", "freeze", "thaw", "restore",
-    "exec", "maintain", "seal", "rollback", "reload"};
+    "status", "check",    "snapshot", "freeze",   "thaw",  "restore",
+    "exec",   "maintain", "seal",     "rollback", "reload"};
 
 bool needs_jail(Verb v) { return v != Verb::kStatus && v != Verb::kReload; }
 
@@ -48,7 +48,8 @@ ParsedRequest parse_request(std::string_view line) {
     if (!known) return fail("malformed request: unknown key '" + key + "'");
   }
   std::string verb, err;
-  if (!get_string(j, "verb", verb, err)) return fail("malformed request: " + (err.empty() ? "no 'verb'" : err));
+  if (!get_string(j, "verb", verb, err))
+    return fail("malformed request: " + (err.empty() ? "no 'verb'" : err));
   bool found = false;
   for (size_t i = 0; i < kVerbNames.size(); ++i) {
     if (kVerbNames[i] == verb) {
@@ -81,7 +82,8 @@ ParsedRequest parse_request(std::string_view line) {
   }
   if (r.verb == Verb::kExec) {
     auto a = j.find("argv");
-    if (a == j.end() || !a->is_array() || a->empty()) return fail("exec: 'argv' must be a non-empty list");
+    if (a == j.end() || !a->is_array() || a->empty())
+      return fail("exec: 'argv' must be a non-empty list");
     if (a->size() > kMaxArgs) return fail("exec: too many arguments");
     for (const auto& s : *a) {
       if (!s.is_string()) return fail("exec: 'argv' must hold strings");

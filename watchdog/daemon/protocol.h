@@ -20,18 +20,27 @@ inline constexpr size_t kMaxArgs = 256;
 
 // The verbs of the protocol (the CLI verbs of the same names).
 enum class Verb : uint8_t {
-  kStatus, kCheck, kSnapshot, kFreeze, kThaw, kRestore, kExec, kMaintain, kSeal, kRollback,
+  kStatus,
+  kCheck,
+  kSnapshot,
+  kFreeze,
+  kThaw,
+  kRestore,
+  kExec,
+  kMaintain,
+  kSeal,
+  kRollback,
   kReload
 };
 
 // One parsed request.
 struct Request {
   Verb verb = Verb::kStatus;
-  std::string jail;               // every verb except status and reload
-  bool on = false;                // maintain
+  std::string jail;                       // every verb except status and reload
+  bool on = false;                        // maintain
   std::chrono::milliseconds duration{0};  // maintain on: window ("for"), 0 = default
-  std::vector<std::string> argv;  // exec
-  std::string version;            // rollback ("" = previous)
+  std::vector<std::string> argv;          // exec
+  std::string version;                    // rollback ("" = previous)
 };
 
 // A request or why it is not one. Exactly one is meaningful.

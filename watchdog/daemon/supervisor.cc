@@ -62,8 +62,10 @@ void Supervisor::handle(const Request& req, Reply reply) {
       return;
     case Verb::kReload: {
       std::string err = reload();
-      if (err.empty()) reply(Response::success());
-      else reply(Response::failure(3, err));
+      if (err.empty())
+        reply(Response::success());
+      else
+        reply(Response::failure(3, err));
       return;
     }
     // These need the backups and kernel layers behind the driver (issue 6, next step).
@@ -71,8 +73,8 @@ void Supervisor::handle(const Request& req, Reply reply) {
     case Verb::kExec:
     case Verb::kSeal:
     case Verb::kRollback:
-      reply(Response::failure(3, std::string(verb_name(req.verb)) +
-                                     ": not yet supported by this daemon"));
+      reply(Response::failure(
+          3, std::string(verb_name(req.verb)) + ": not yet supported by this daemon"));
       return;
     default:
       break;

@@ -1,6 +1,4 @@
 // `goodcop daemon` and the control verbs, end to end through the binary.
-#include <catch2/catch.hpp>
-
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -8,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "tests/support/support.h"
@@ -107,8 +106,8 @@ TEST_CASE("daemon: status works end to end and SIGTERM stops it cleanly", "[daem
   for (const char* verb : {"snapshot", "seal"}) {
     auto r = run_goodcop({verb, "web1", "--socket", sock});
     CHECK(r.status == 3);
-    CHECK(r.err == std::string("goodcop: ") + verb + ": " + verb +
-                       ": not yet supported by this daemon\n");
+    CHECK(r.err ==
+          std::string("goodcop: ") + verb + ": " + verb + ": not yet supported by this daemon\n");
   }
   auto ex = run_goodcop({"exec", "--socket", sock, "web1", "ls", "-l"});
   CHECK(ex.status == 3);
@@ -121,8 +120,8 @@ TEST_CASE("daemon: status works end to end and SIGTERM stops it cleanly", "[daem
   CHECK(mt.err == "goodcop: maintain: expected 'on' or 'off', got 'sideways'\n");
 
   // A second daemon on the same socket refuses, and the first keeps serving.
-  auto second = run_goodcop({"daemon", "--policies", tmp / "policies", "--state",
-                             tmp / "state2", "--socket", sock});
+  auto second = run_goodcop(
+      {"daemon", "--policies", tmp / "policies", "--state", tmp / "state2", "--socket", sock});
   CHECK(second.status == 3);
   CHECK(second.err == "goodcop: daemon: control socket '" + sock +
                           "' is in use by another daemon (lock '" + sock + ".lock' is held)\n");
@@ -140,13 +139,12 @@ TEST_CASE("daemon: status works end to end and SIGTERM stops it cleanly", "[daem
                         "': connect: No such file or directory (is the daemon running?)\n");
 }
 
-TEST_CASE("daemon: a daemon killed with SIGKILL is replaced by the next one",
-          "[daemon][cli]") {
+TEST_CASE("daemon: a daemon killed with SIGKILL is replaced by the next one", "[daemon][cli]") {
   TempDir tmp;
   ::mkdir((tmp / "policies").c_str(), 0755);
   std::string sock = tmp / "control.sock";
-  std::vector<std::string> args{"--policies", tmp / "policies", "--state", tmp / "state",
-                                "--socket", sock};
+  std::vector<std::string> args{"--policies",  tmp / "policies", "--state",
+                                tmp / "state", "--socket",       sock};
   {
     DaemonProcess d(args);
     REQUIRE(d.wait_for("daemon ready"));
@@ -164,8 +162,8 @@ TEST_CASE("daemon: usage errors", "[daemon][cli]") {
   TempDir tmp;
   auto nodir = run_goodcop({"daemon", "--policies", tmp / "missing"});
   CHECK(nodir.status == 2);
-  CHECK(nodir.err == "goodcop: daemon: policy directory '" + tmp / "missing" +
-                         "': No such file or directory\n");
+  CHECK(nodir.err ==
+        "goodcop: daemon: policy directory '" + tmp / "missing" + "': No such file or directory\n");
   auto noarg = run_goodcop({"daemon"});
   CHECK(noarg.status == 2);
   auto nojail = run_goodcop({"check"});

@@ -1,11 +1,10 @@
 // The control socket: lock, permissions, peer credentials, hostile input.
-#include <catch2/catch.hpp>
-
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
 #include <thread>
 
 #include "base/error.h"
@@ -24,13 +23,17 @@ struct Served {
   ControlServer server;
   std::thread thread;
   explicit Served(const std::string& path)
-      : server(io, path,
-               [](const Request& r, std::function<void(Response)> reply) {
-                 if (r.verb == Verb::kStatus) reply(Response::success({{"jails", nlohmann::json::array()}}));
-                 else if (r.verb == Verb::kReload) throw goodcop::Error("reload: boom");
-                 else reply(Response::failure(3, "no jail '" + r.jail + "'"));
-               },
-               ::geteuid()) {
+      : server(
+            io, path,
+            [](const Request& r, std::function<void(Response)> reply) {
+              if (r.verb == Verb::kStatus)
+                reply(Response::success({{"jails", nlohmann::json::array()}}));
+              else if (r.verb == Verb::kReload)
+                throw goodcop::Error("reload: boom");
+              else
+                reply(Response::failure(3, "no jail '" + r.jail + "'"));
+            },
+            ::geteuid()) {
     server.open();
     thread = std::thread([this] { io.run(); });
   }
@@ -87,13 +90,18 @@ TEST_CASE("control: garbage and oversized requests get an error, never a crash",
   CHECK(err_of("hello\n") == "malformed request: not JSON");
   CHECK(err_of("[1,2]\n") == "malformed request: not a JSON object");
   CHECK(err_of("{}\n") == "malformed request: no 'verb'");
-  CHECK(err_of(R"({"verb":7})" "\n") == "malformed request: 'verb' must be a string");
-  CHECK(err_of(R"({"verb":"status","x":1})" "\n") == "malformed request: unknown key 'x'");
-  CHECK(err_of(R"({"verb":"reboot"})" "\n") == "unknown verb 'reboot'");
-  CHECK(err_of(R"({"verb":"check"})" "\n") == "check: no jail given");
-  CHECK(err_of(R"({"verb":"check","jail":"../../etc"})" "\n") == "invalid jail name '../../etc'");
-  CHECK(err_of(R"({"verb":"maintain","jail":"a","on":"yes"})" "\n") ==
-        "maintain: 'on' must be true or false");
+  CHECK(err_of(R"({"verb":7})"
+               "\n") == "malformed request: 'verb' must be a string");
+  CHECK(err_of(R"({"verb":"status","x":1})"
+               "\n") == "malformed request: unknown key 'x'");
+  CHECK(err_of(R"({"verb":"reboot"})"
+               "\n") == "unknown verb 'reboot'");
+  CHECK(err_of(R"({"verb":"check"})"
+               "\n") == "check: no jail given");
+  CHECK(err_of(R"({"verb":"check","jail":"../../etc"})"
+               "\n") == "invalid jail name '../../etc'");
+  CHECK(err_of(R"({"verb":"maintain","jail":"a","on":"yes"})"
+               "\n") == "maintain: 'on' must be true or false");
   CHECK(err_of(std::string("\0\xff\xfe{\n", 5)) == "malformed request: not JSON");
   std::string nested(5000, '[');
   CHECK(err_of(nested + "\n") == "malformed request: not JSON");
@@ -113,8 +121,8 @@ TEST_CASE("control: a second daemon refuses the socket and the first keeps servi
   std::string path = tmp / "control.sock";
   Served first(path);
   boost::asio::io_context io2;
-  ControlServer second(io2, path, [](const Request&, std::function<void(Response)>) {},
-                       ::geteuid());
+  ControlServer second(
+      io2, path, [](const Request&, std::function<void(Response)>) {}, ::geteuid());
   CHECK_THROWS_WITH(second.open(), "control socket '" + path +
                                        "' is in use by another daemon (lock '" + path +
                                        ".lock' is held)");
@@ -128,8 +136,8 @@ TEST_CASE("control: a stale socket of a dead daemon is replaced; other files are
   std::string path = tmp / "control.sock";
   {
     boost::asio::io_context io;
-    ControlServer dead(io, path, [](const Request&, std::function<void(Response)>) {},
-                       ::geteuid());
+    ControlServer dead(
+        io, path, [](const Request&, std::function<void(Response)>) {}, ::geteuid());
     dead.open();
     // Simulate a SIGKILLed daemon: the lock goes with its fd, the socket file stays.
     struct stat st {};
@@ -145,10 +153,9 @@ TEST_CASE("control: a stale socket of a dead daemon is replaced; other files are
   }
   goodcop::test::write_text(path, "not a socket");
   boost::asio::io_context io;
-  ControlServer srv(io, path, [](const Request&, std::function<void(Response)>) {},
-                    ::geteuid());
-  CHECK_THROWS_WITH(srv.open(),
-                    "control socket path '" + path + "' exists and is not a socket");
+  ControlServer srv(
+      io, path, [](const Request&, std::function<void(Response)>) {}, ::geteuid());
+  CHECK_THROWS_WITH(srv.open(), "control socket path '" + path + "' exists and is not a socket");
   CHECK(goodcop::read_file(path) == "not a socket");
 }
 
@@ -156,12 +163,12 @@ TEST_CASE("control: a directory others can enter is refused", "[daemon][control]
   TempDir tmp;
   REQUIRE(::chmod(tmp.path().c_str(), 0755) == 0);
   boost::asio::io_context io;
-  ControlServer srv(io, tmp / "control.sock",
-                    [](const Request&, std::function<void(Response)>) {}, ::geteuid());
+  ControlServer srv(
+      io, tmp / "control.sock", [](const Request&, std::function<void(Response)>) {}, ::geteuid());
   CHECK_THROWS_WITH(srv.open(), "control socket directory '" + tmp.path() +
                                     "' must be owned by uid " + std::to_string(::geteuid()) +
-                                    " with mode 0700 (it is uid " +
-                                    std::to_string(::geteuid()) + ", mode 0755)");
+                                    " with mode 0700 (it is uid " + std::to_string(::geteuid()) +
+                                    ", mode 0755)");
 }
 
 TEST_CASE("control: talking to no daemon is a clear error", "[daemon][control]") {
@@ -189,7 +196,8 @@ TEST_CASE("control: a non-root peer is refused by SO_PEERCRED", "[daemon][contro
     if (::setgid(65534) < 0 || ::setuid(65534) < 0) ::_exit(10);
     std::string out;
     try {
-      out = call_daemon_raw(path, R"({"verb":"status"})" "\n");
+      out = call_daemon_raw(path, R"({"verb":"status"})"
+                                  "\n");
     } catch (const std::exception& e) {
       out = std::string("exception: ") + e.what();
     }

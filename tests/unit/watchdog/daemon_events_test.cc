@@ -1,6 +1,5 @@
 // Events: one JSON line per state change, appended whole.
 #include <catch2/catch.hpp>
-
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
@@ -25,12 +24,13 @@ TEST_CASE("events: times are UTC RFC 3339 with milliseconds", "[daemon][events]"
 }
 
 TEST_CASE("events: an event is one JSON line with every field", "[daemon][events]") {
-  Event e{at_ms(1795976401123), "web1", State::kPreserving, State::kRestoring,
-          "evidence written", "/ev/web1-1.tar"};
+  Event e{at_ms(1795976401123), "web1",          State::kPreserving, State::kRestoring,
+          "evidence written",   "/ev/web1-1.tar"};
   std::string line = format_event(e);
-  CHECK(line ==
-        R"({"time":"2026-11-29T18:20:01.123Z","jail":"web1","from":"preserving","to":"restoring","reason":"evidence written","evidence":"/ev/web1-1.tar"})"
-        "\n");
+  CHECK(
+      line ==
+      R"({"time":"2026-11-29T18:20:01.123Z","jail":"web1","from":"preserving","to":"restoring","reason":"evidence written","evidence":"/ev/web1-1.tar"})"
+      "\n");
   // A hostile file name in a reason (newline, invalid UTF-8) stays inside one line.
   e.reason = "deviation: 'a\nb\xff'";
   std::string l2 = format_event(e);

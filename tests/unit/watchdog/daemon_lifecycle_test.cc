@@ -1,6 +1,5 @@
 // The per-jail lifecycle: the whole transition table, backoff, crash loops, spreading.
 #include <catch2/catch.hpp>
-
 #include <set>
 #include <tuple>
 #include <vector>
@@ -169,8 +168,7 @@ TEST_CASE("lifecycle: names round-trip and are unique", "[daemon][lifecycle]") {
   CHECK(input_name(I::kDied) == "main process died");
 }
 
-TEST_CASE("lifecycle: backoff doubles from the base and stops at the cap",
-          "[daemon][lifecycle]") {
+TEST_CASE("lifecycle: backoff doubles from the base and stops at the cap", "[daemon][lifecycle]") {
   RestartPolicy p;
   p.base = milliseconds(1000);
   p.cap = milliseconds(30000);
@@ -212,8 +210,7 @@ TEST_CASE("lifecycle: N failures within the window are a crash loop", "[daemon][
   CHECK(slow.recent() == 0);
 }
 
-TEST_CASE("lifecycle: checks of many jails are spread over the interval",
-          "[daemon][lifecycle]") {
+TEST_CASE("lifecycle: checks of many jails are spread over the interval", "[daemon][lifecycle]") {
   milliseconds iv(5000);
   CHECK(check_offset(0, 1, iv) == milliseconds(0));
   CHECK(check_offset(0, 50, iv) == milliseconds(0));

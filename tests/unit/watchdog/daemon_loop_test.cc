@@ -1,10 +1,9 @@
 // The supervisor's loop with fake drivers: the heal sequence, the on_tamper paths,
 // evidence failure, backoff and crash loops, resume after a daemon crash, requests.
-#include <catch2/catch.hpp>
-
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <catch2/catch.hpp>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -78,7 +77,8 @@ struct Harness {
           for (const auto& c : j->snapshot()) where += " " + c;
           where += "; ";
         }
-        FAIL("timed out waiting: " << where << "\nevents:\n" << goodcop::read_file(tmp / "events.log"));
+        FAIL("timed out waiting: " << where << "\nevents:\n"
+                                   << goodcop::read_file(tmp / "events.log"));
       }
       io.run_one_for(milliseconds(5));
     }
@@ -102,8 +102,8 @@ struct Harness {
     while (pos < text.size()) {
       auto nl = text.find('\n', pos);
       auto j = nlohmann::json::parse(text.substr(pos, nl - pos));
-      if (j["jail"] == jail) out.push_back(j["from"].get<std::string>() + ">" +
-                                           j["to"].get<std::string>());
+      if (j["jail"] == jail)
+        out.push_back(j["from"].get<std::string>() + ">" + j["to"].get<std::string>());
       pos = nl + 1;
     }
     return out;
@@ -145,10 +145,9 @@ TEST_CASE("loop: a deviation is healed: freeze, evidence, kill, restore, start, 
   REQUIRE(first != calls.end());
   CHECK(Strings(first, first + 6) ==
         Strings{"freeze", "evidence", "kill", "restore", "start", "check"});
-  CHECK(h.story("web1") ==
-        Strings{"stopped>starting", "starting>running", "checking>tampered",
-                "tampered>preserving", "preserving>restoring", "restoring>starting",
-                "starting>running"});
+  CHECK(h.story("web1") == Strings{"stopped>starting", "starting>running", "checking>tampered",
+                                   "tampered>preserving", "preserving>restoring",
+                                   "restoring>starting", "starting>running"});
   auto rec = h.store.load("web1");
   REQUIRE(rec);
   CHECK(rec->state == State::kRunning);
@@ -236,8 +235,8 @@ TEST_CASE("loop: a dead main process is restarted with backoff", "[daemon][loop]
   h.run_until([&] { return h.state("web1") == State::kRunning; });
   j->die();
   h.run_until([&] { return j->count("start") == 2 && h.state("web1") == State::kRunning; });
-  CHECK(h.story("web1") == Strings{"stopped>starting", "starting>running", "running>starting",
-                                   "starting>running"});
+  CHECK(h.story("web1") ==
+        Strings{"stopped>starting", "starting>running", "running>starting", "starting>running"});
   CHECK(h.sup->status()[0].restarts == 1);
 }
 
@@ -273,9 +272,11 @@ TEST_CASE("loop: a restarted daemon resumes an interrupted heal from its state f
     Strings calls;
   };
   std::vector<Case> cases = {
-      {State::kTampered, Action::kFreeze,
+      {State::kTampered,
+       Action::kFreeze,
        {"freeze", "evidence", "kill", "restore", "start", "check"}},
-      {State::kPreserving, Action::kWriteEvidence,
+      {State::kPreserving,
+       Action::kWriteEvidence,
        {"freeze", "evidence", "kill", "restore", "start", "check"}},
       {State::kRestoring, Action::kKill, {"kill", "restore", "start", "check"}},
       {State::kRestoring, Action::kRestore, {"kill", "restore", "start", "check"}},
@@ -350,8 +351,7 @@ TEST_CASE("loop: requests: check, freeze, thaw, maintain, unknown jails", "[daem
   CHECK(st.body["jails"][1]["jail"] == "web2");
 }
 
-TEST_CASE("loop: a deviation found by `goodcop check` is reported, then healed",
-          "[daemon][loop]") {
+TEST_CASE("loop: a deviation found by `goodcop check` is reported, then healed", "[daemon][loop]") {
   Harness h;
   auto j = h.add("web1");
   h.sup->start();

@@ -1,7 +1,7 @@
 // Persisted state: atomic JSON records and the resume table of an interrupted heal.
-#include <catch2/catch.hpp>
-
 #include <sys/stat.h>
+
+#include <catch2/catch.hpp>
 
 #include "base/error.h"
 #include "base/fd.h"
@@ -46,8 +46,7 @@ TEST_CASE("persist: malformed records are errors that name the file", "[daemon][
         "state file '/s/web1.state': key 'state' not found");
 }
 
-TEST_CASE("persist: the store saves atomically, loads, lists and removes",
-          "[daemon][persist]") {
+TEST_CASE("persist: the store saves atomically, loads, lists and removes", "[daemon][persist]") {
   TempDir tmp;
   StateStore store(tmp / "state");
   struct stat st {};
@@ -120,8 +119,7 @@ TEST_CASE("persist: the resume table finishes or rolls back an interrupted heal"
        "resumed: keep frozen"},
       {rec(State::kMaintenance, Action::kNone), State::kMaintenance, Action::kAdopt,
        "resumed: maintenance goes on"},
-      {rec(State::kFailed, Action::kNone), State::kFailed, Action::kNone,
-       "resumed: still failed"},
+      {rec(State::kFailed, Action::kNone), State::kFailed, Action::kNone, "resumed: still failed"},
       {rec(State::kStopped, Action::kStop), State::kStarting, Action::kStart, "resumed: start"},
       {rec(State::kStopped, Action::kStop, true), State::kRestoring, Action::kKill,
        "resumed: restore before start (stopped dirty)"},

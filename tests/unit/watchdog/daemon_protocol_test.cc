@@ -1,7 +1,6 @@
 // The control protocol: every request the CLI sends parses back to itself; hostile
 // lines are refused with a reason.
 #include <catch2/catch.hpp>
-
 #include <random>
 
 #include "watchdog/daemon/protocol.h"
@@ -41,8 +40,10 @@ TEST_CASE("protocol: requests round-trip", "[daemon][protocol]") {
 TEST_CASE("protocol: invalid requests say why", "[daemon][protocol]") {
   auto err = [](std::string_view l) { return parse_request(l).error; };
   CHECK(err(R"({"verb":"status","jail":"web1"})") == "status: takes no jail");
-  CHECK(err(R"({"verb":"maintain","jail":"a","on":true,"for":"soon"})").rfind("maintain: 'for': ", 0) == 0);
-  CHECK(err(R"({"verb":"maintain","jail":"a","on":true,"for":"0s"})") == "maintain: 'for' must be positive");
+  CHECK(err(R"({"verb":"maintain","jail":"a","on":true,"for":"soon"})")
+            .rfind("maintain: 'for': ", 0) == 0);
+  CHECK(err(R"({"verb":"maintain","jail":"a","on":true,"for":"0s"})") ==
+        "maintain: 'for' must be positive");
   CHECK(err(R"({"verb":"exec","jail":"a","argv":[]})") == "exec: 'argv' must be a non-empty list");
   CHECK(err(R"({"verb":"exec","jail":"a","argv":["ls",1]})") == "exec: 'argv' must hold strings");
   CHECK(err(R"({"verb":"check","jail":5})") == "malformed request: 'jail' must be a string");
@@ -59,9 +60,15 @@ TEST_CASE("protocol: random bytes never crash the parser", "[daemon][protocol]")
     for (int e = 0; e < edits; ++e) {
       size_t pos = rng() % (s.size() + 1);
       switch (rng() % 3) {
-        case 0: s.insert(pos, 1, static_cast<char>(rng() % 256)); break;
-        case 1: if (pos < s.size()) s.erase(pos, 1); break;
-        default: if (pos < s.size()) s[pos] = static_cast<char>(rng() % 256); break;
+        case 0:
+          s.insert(pos, 1, static_cast<char>(rng() % 256));
+          break;
+        case 1:
+          if (pos < s.size()) s.erase(pos, 1);
+          break;
+        default:
+          if (pos < s.size()) s[pos] = static_cast<char>(rng() % 256);
+          break;
       }
     }
     // Total: returns a request or a reason, whatever the input.

@@ -20,13 +20,13 @@ namespace goodcop::test {
 struct FakeJail {
   std::mutex m;
   std::vector<std::string> calls;
-  bool deviation = false;        // check() reports a deviation until restore()
+  bool deviation = false;  // check() reports a deviation until restore()
   std::string fingerprint = "fp1";
-  bool fail_evidence = false;    // write_evidence() throws
-  int fail_starts = 0;           // this many start() calls throw (-1: all)
+  bool fail_evidence = false;  // write_evidence() throws
+  int fail_starts = 0;         // this many start() calls throw (-1: all)
   bool fail_freeze = false;
   bool adopt_alive = true;
-  int pipe_w = -1;               // the "main process"
+  int pipe_w = -1;  // the "main process"
   int pipe_r = -1;
 
   std::vector<std::string> snapshot() {
