@@ -52,7 +52,7 @@ if command -v hyperfine >/dev/null; then
   means=$(python3 -c '
 import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:
-    print(r["command"], r["mean"] * 1e3, r["stddev"] * 1e3)' "$json")
+    print(r["command"], r["mean"] * 1e3, r["stddev"] * 1e3, (r["user"] + r["system"]) * 1e3)' "$json")
   rm -f "$json"
 else
   # No hyperfine: a plain loop, mean only.
@@ -66,12 +66,18 @@ else
     while [ $i -lt "$runs" ]; do sh -c "$c"; i=$((i + 1)); done
     end=$(date +%s%N)
     means="$means
-$n $(echo "($end - $start) / $runs / 1000000" | bc -l) 0"
+$n $(echo "($end - $start) / $runs / 1000000" | bc -l) 0 0"
   done
 fi
 
-echo "$means" | awk 'NF == 3 { name[NR] = $1; mean[NR] = $2; sd[NR] = $3; if ($1 == "bwrap") b = $2 }
+# Wall time suffers from whatever else the machine runs; CPU time (user + system of every
+# process of the run) is the cost that doesn't, so both are shown.
+echo "$means" | awk 'NF == 4 { name[NR] = $1; mean[NR] = $2; sd[NR] = $3; cpu[NR] = $4;
+                               if ($1 == "bwrap") { b = $2; bc = $4 } }
   END {
-    printf "%-16s %10s %10s %12s\n", "tool", "mean ms", "stddev", "vs bwrap";
-    for (i in name) printf "%-16s %10.2f %10.2f %11.2fx\n", name[i], mean[i], sd[i], mean[i] / b;
+    printf "%-16s %10s %10s %10s %12s %12s\n", "tool", "wall ms", "stddev", "cpu ms",
+           "wall/bwrap", "cpu/bwrap";
+    for (i = 1; i <= NR; i++) if (i in name)
+      printf "%-16s %10.2f %10.2f %10.2f %11.2fx %11.2fx\n", name[i], mean[i], sd[i], cpu[i],
+             mean[i] / b, (bc > 0 ? cpu[i] / bc : 0);
   }'
