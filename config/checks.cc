@@ -62,8 +62,8 @@ void finish_policy(Policy& p, std::vector<Diag>& diags) {
   if (p.watch.full_every < p.watch.interval)
     error(p.locations.count("watch.full_every") ? "watch.full_every" : "watch.interval",
           "watch.full_every (" + format_duration(p.watch.full_every) +
-              ") must not be shorter than watch.interval (" +
-              format_duration(p.watch.interval) + ")");
+              ") must not be shorter than watch.interval (" + format_duration(p.watch.interval) +
+              ")");
 
   // The host directories must stay out of each other: a jail that can write its own
   // evidence or golden archive can forge the very record of its tampering.
@@ -71,11 +71,11 @@ void finish_policy(Policy& p, std::vector<Diag>& diags) {
   for (size_t i = 1; i < dirs.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       if (paths_overlap(dirs[i].second, dirs[j].second))
-        error(dirs[i].first, quoted(dirs[i].second) + " overlaps " + dirs[j].first + " " +
-                                 quoted(dirs[j].second));
+        error(dirs[i].first,
+              quoted(dirs[i].second) + " overlaps " + dirs[j].first + " " + quoted(dirs[j].second));
   if (!p.evidence.sign_key.empty() && paths_overlap(p.evidence.sign_key, p.path))
-    error("evidence.sign_key", quoted(p.evidence.sign_key) + " is inside the jail path " +
-                                   quoted(p.path));
+    error("evidence.sign_key",
+          quoted(p.evidence.sign_key) + " is inside the jail path " + quoted(p.path));
 
   for (size_t i = 0; i < p.keep.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
@@ -92,15 +92,14 @@ void finish_policy(Policy& p, std::vector<Diag>& diags) {
   for (size_t i = 0; i < p.mounts.size(); ++i) {
     const Mount& m = p.mounts[i];
     std::string base = "mounts[" + std::to_string(i) + "]";
-    if (m.source == "/")
-      error(base + ".source", "'/' would give the jail the whole host");
+    if (m.source == "/") error(base + ".source", "'/' would give the jail the whole host");
     for (const auto& [key, dir] : dirs)
       if (m.source != "/" && paths_overlap(m.source, dir))
         error(base + ".source", quoted(m.source) + " overlaps " + key + " " + quoted(dir));
     for (size_t j = 0; j < i; ++j)
       if (p.mounts[j].target == m.target)
-        error(base + ".target", quoted(m.target) + " is already the target of mounts[" +
-                                    std::to_string(j) + "]");
+        error(base + ".target",
+              quoted(m.target) + " is already the target of mounts[" + std::to_string(j) + "]");
     for (const std::string& k : p.keep)
       if (paths_overlap(m.target, k))
         error(base + ".target", quoted(m.target) + " overlaps keep " + quoted(k));
@@ -122,9 +121,9 @@ void cross_check(std::vector<FileResult>& files) {
       auto by = [&](std::string_view key) { return " by " + ref(key); };
       if (a.name == b.name) error("name", "name '" + b.name + "' is already used" + by("name"));
       if (paths_overlap(a.path, b.path))
-        error("path", a.path == b.path
-                          ? "path '" + b.path + "' is already used" + by("path")
-                          : "path '" + b.path + "' overlaps path '" + a.path + "' of " + ref("path"));
+        error("path", a.path == b.path ? "path '" + b.path + "' is already used" + by("path")
+                                       : "path '" + b.path + "' overlaps path '" + a.path +
+                                             "' of " + ref("path"));
       for (const auto* list : {&b.ip4, &b.ip6}) {
         const char* key = list == &b.ip4 ? "ip4" : "ip6";
         const auto& other = list == &b.ip4 ? a.ip4 : a.ip6;
@@ -136,11 +135,11 @@ void cross_check(std::vector<FileResult>& files) {
                         by(std::string(key) + "[" + std::to_string(y) + "]"));
       }
       if (paths_overlap(a.evidence.dir, b.evidence.dir))
-        error("evidence.dir", "evidence directory '" + b.evidence.dir + "' " +
-                                  (a.evidence.dir == b.evidence.dir ? "is already used"
-                                                                     : "overlaps '" +
-                                                                           a.evidence.dir + "' used") +
-                                  by("evidence.dir"));
+        error("evidence.dir",
+              "evidence directory '" + b.evidence.dir + "' " +
+                  (a.evidence.dir == b.evidence.dir ? "is already used"
+                                                    : "overlaps '" + a.evidence.dir + "' used") +
+                  by("evidence.dir"));
       // One customer's jail must not reach into another's root, evidence or golden
       // archive, neither through its own directories nor through a bind mount.
       // (Same-kind pairs are judged above; two jails may share one golden archive.)
@@ -151,7 +150,8 @@ void cross_check(std::vector<FileResult>& files) {
         for (const auto& [akey, adir] : host_dirs(a)) {
           if (akey == bkey) continue;
           if (paths_overlap(bdir, adir))
-            error(bkey, bkey + " '" + bdir + "' overlaps " + akey + " '" + adir + "' of " + ref(akey));
+            error(bkey,
+                  bkey + " '" + bdir + "' overlaps " + akey + " '" + adir + "' of " + ref(akey));
         }
       }
       for (size_t m = 0; m < a.mounts.size(); ++m) {

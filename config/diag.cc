@@ -42,7 +42,8 @@ std::string suggest(std::string_view word, const std::vector<std::string_view>& 
   std::string_view best;
   size_t best_d = SIZE_MAX;
   for (std::string_view c : candidates) {
-    if (c.size() > 64) continue;
+    // The distance is at least the difference in length: skip what cannot be within 2.
+    if (c.size() > word.size() + 2 || word.size() > c.size() + 2) continue;
     size_t dist = osa_distance(word, c);
     if (dist < best_d) {
       best_d = dist;

@@ -34,9 +34,8 @@ std::string Address::addr_str() const {
 std::string Address::str() const { return addr_str() + "/" + std::to_string(prefix); }
 
 bool DirResult::ok() const {
-  return diags.empty() && std::all_of(files.begin(), files.end(), [](const FileResult& f) {
-           return f.ok();
-         });
+  return diags.empty() &&
+         std::all_of(files.begin(), files.end(), [](const FileResult& f) { return f.ok(); });
 }
 
 FileResult parse_policy(std::string_view text, const std::string& file) {
@@ -71,12 +70,12 @@ std::string mode_str(mode_t m) {
 void check_owner(const struct stat& st, const std::string& name, bool ancestor,
                  std::vector<Diag>& out) {
   if (st.st_uid != 0)
-    out.push_back({name, {}, "owned by uid " + std::to_string(st.st_uid) +
-                                 ", must be owned by root"});
+    out.push_back(
+        {name, {}, "owned by uid " + std::to_string(st.st_uid) + ", must be owned by root"});
   bool sticky_ok = ancestor && S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX);
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !sticky_ok)
-    out.push_back({name, {}, "writable by group or others (mode " + mode_str(st.st_mode) +
-                                 "), must not be"});
+    out.push_back(
+        {name, {}, "writable by group or others (mode " + mode_str(st.st_mode) + "), must not be"});
 }
 
 // Checks a directory and every ancestor up to "/", walking ".." from the opened fd so
@@ -111,8 +110,10 @@ FileResult load_at(int dirfd, const std::string& base, const std::string& shown,
   if (fd < 0) {
     int err = errno;
     // O_NOFOLLOW fails with ELOOP on a symlink: whoever can plant one would choose our policy.
-    r.diags.push_back({shown, {}, err == ELOOP ? "is a symbolic link, refusing to follow it"
-                                               : "cannot open: " + std::string(std::strerror(err))});
+    r.diags.push_back({shown,
+                       {},
+                       err == ELOOP ? "is a symbolic link, refusing to follow it"
+                                    : "cannot open: " + std::string(std::strerror(err))});
     return r;
   }
   UniqueFd file(fd);
@@ -123,8 +124,10 @@ FileResult load_at(int dirfd, const std::string& base, const std::string& shown,
   }
   if (opts.strict_modes) check_owner(st, shown, false, r.diags);
   if (st.st_size > static_cast<off_t>(kMaxPolicyBytes)) {
-    r.diags.push_back({shown, {}, "file is larger than 1M (" + std::to_string(st.st_size) +
-                                      " bytes), refusing to parse it"});
+    r.diags.push_back({shown,
+                       {},
+                       "file is larger than 1M (" + std::to_string(st.st_size) +
+                           " bytes), refusing to parse it"});
     return r;
   }
   std::string text;

@@ -44,7 +44,7 @@ struct Mount {
 
 // Who the jail's services run as: a user name of the jail, or a numeric uid.
 struct ExecUser {
-  std::string name;            // empty when uid is set
+  std::string name;  // empty when uid is set
   std::optional<uint32_t> uid;
   std::string str() const { return uid ? std::to_string(*uid) : name; }
 };
@@ -79,7 +79,7 @@ struct Policy {
   std::vector<std::string> keep;
   std::vector<Mount> mounts;
   struct Limits {
-    std::optional<uint64_t> memory;     // bytes
+    std::optional<uint64_t> memory;  // bytes
     std::optional<uint32_t> pids;
     std::optional<uint32_t> cpu_milli;  // thousandths of a CPU: "0.5" -> 500
     std::optional<uint64_t> disk;       // bytes
@@ -131,8 +131,8 @@ FileResult load_policy_file(const std::string& path, const LoadOptions& opts = {
 // (names, jail paths, addresses, evidence directories, binds).
 struct DirResult {
   std::string dir;
-  std::vector<Diag> diags;         // problems with the directory itself
-  std::vector<FileResult> files;   // in name order
+  std::vector<Diag> diags;        // problems with the directory itself
+  std::vector<FileResult> files;  // in name order
   bool ok() const;
 };
 DirResult load_policy_dir(const std::string& dir, const LoadOptions& opts = {});

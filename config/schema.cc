@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <functional>
 #include <initializer_list>
-#include <set>
 
 #include "base/parse.h"
 #include "config/values.h"
@@ -71,9 +70,12 @@ void set_bool(Ctx& c, const YNode& n, bool& out) {
   const std::string* s = plain(c, n, "true or false");
   if (!s) return;
   // YAML 1.1's yes/no/on/off are refused: "on_tamper: no" must not mean false by accident.
-  if (*s == "true") out = true;
-  else if (*s == "false") out = false;
-  else c.error(n.at, "expected true or false, got '" + *s + "'");
+  if (*s == "true")
+    out = true;
+  else if (*s == "false")
+    out = false;
+  else
+    c.error(n.at, "expected true or false, got '" + *s + "'");
 }
 
 template <typename T>
@@ -162,8 +164,9 @@ void set_addresses(Ctx& c, const YNode& n, bool v6, std::vector<Address>& out) {
 
 void set_argv(Ctx& c, const YNode& n, std::vector<std::string>& out) {
   if (n.kind == YNode::Kind::scalar)
-    return c.error(n.at, "expected a list of arguments such as [/usr/sbin/nginx, -g, "
-                         "'daemon off;'], got a string");
+    return c.error(n.at,
+                   "expected a list of arguments such as [/usr/sbin/nginx, -g, "
+                   "'daemon off;'], got a string");
   auto items = list(c, n, false, "arguments");
   std::vector<std::string> argv;
   for (size_t i = 0; i < items.size(); ++i) {
@@ -229,8 +232,7 @@ void set_env(Ctx& c, const YNode& n, std::vector<std::pair<std::string, std::str
     }
     auto [it, fresh] = seen.emplace(k.value, k.at);
     if (!fresh) {
-      c.error(k.at, "duplicate variable '" + k.value + "' (first at " +
-                        pos(it->second) + ")");
+      c.error(k.at, "duplicate variable '" + k.value + "' (first at " + pos(it->second) + ")");
       continue;
     }
     if (v.kind != YNode::Kind::scalar) {
@@ -251,12 +253,17 @@ void set_mounts(Ctx& c, const YNode& n, std::vector<Mount>& out) {
       continue;
     }
     Mount mount;
-    std::set<std::string> have;
+    std::map<std::string, Location> have;
     bool bad = false;
     std::string base = item(c.key, idx);
+    // Problems with the entry's keys read like those of top-level keys, named in full.
+    auto raw = [&](Location at, std::string msg) {
+      c.diags.push_back({c.file, at, std::move(msg)});
+    };
     for (const auto& [k, v] : m.pairs) {
-      if (!have.insert(k.value).second) {
-        c.error(k.at, "duplicate key '" + base + "." + k.value + "'");
+      if (auto [it, fresh] = have.emplace(k.value, k.at); !fresh) {
+        raw(k.at,
+            "duplicate key '" + base + "." + k.value + "' (first at " + pos(it->second) + ")");
         bad = true;
         continue;
       }
@@ -269,14 +276,18 @@ void set_mounts(Ctx& c, const YNode& n, std::vector<Mount>& out) {
       } else if (k.value == "mode") {
         set_enum(sub, v, {{"ro", MountMode::ro}, {"rw", MountMode::rw}}, mount.mode);
       } else {
-        c.error(k.at, "unknown key '" + base + "." + k.value + "'" + did_you_mean(k.value, fields));
+        std::string near = suggest(k.value, fields);
+        raw(k.at, "unknown key '" + base + "." + k.value + "'" +
+                      (near.empty() ? "" : " (did you mean '" + base + "." + near + "'?)"));
       }
-      if (c.diags.size() != before) bad = true;
-      else c.mark(v, sub.key);
+      if (c.diags.size() != before)
+        bad = true;
+      else
+        c.mark(v, sub.key);
     }
     for (const char* f : {"source", "target"}) {
       if (!have.count(f)) {
-        c.error(m.at, "missing key '" + base + "." + f + "'");
+        raw(m.at, "missing key '" + base + "." + f + "'");
         bad = true;
       }
     }
@@ -308,57 +319,68 @@ const std::vector<KeyRow>& table() {
   };
   static const std::vector<KeyRow> rows = {
       {"name", opt_str(check_name, &Policy::name)},
-      {"description", [](Ctx& c, const YNode& n, Policy& p) { set_description(c, n, p.description); }},
+      {"description",
+       [](Ctx& c, const YNode& n, Policy& p) { set_description(c, n, p.description); }},
       {"path", opt_str(check_dir, &Policy::path)},
       {"hostname", opt_str(check_hostname, &Policy::hostname)},
       {"ip4", [](Ctx& c, const YNode& n, Policy& p) { set_addresses(c, n, false, p.ip4); }},
       {"ip6", [](Ctx& c, const YNode& n, Policy& p) { set_addresses(c, n, true, p.ip6); }},
-      {"network", [](Ctx& c, const YNode& n, Policy& p) {
+      {"network",
+       [](Ctx& c, const YNode& n, Policy& p) {
          set_enum(c, n, {{"none", Network::none}, {"veth", Network::veth}, {"host", Network::host}},
                   p.network);
        }},
       {"exec.start", [](Ctx& c, const YNode& n, Policy& p) { set_argv(c, n, p.exec.start); }},
       {"exec.stop", [](Ctx& c, const YNode& n, Policy& p) { set_argv(c, n, p.exec.stop); }},
-      {"exec.user", [](Ctx& c, const YNode& n, Policy& p) {
+      {"exec.user",
+       [](Ctx& c, const YNode& n, Policy& p) {
          const std::string* s = scalar(c, n, "a user name or uid");
          if (!s) return;
          std::string err = parse_user(*s, p.exec.user);
          if (!err.empty()) c.error(n.at, err);
        }},
       {"exec.env", [](Ctx& c, const YNode& n, Policy& p) { set_env(c, n, p.exec.env); }},
-      {"exec.cwd", [](Ctx& c, const YNode& n, Policy& p) {
+      {"exec.cwd",
+       [](Ctx& c, const YNode& n, Policy& p) {
          if (auto s = checked(c, n, check_path, "an absolute path")) p.exec.cwd = *s;
        }},
-      {"exec.init", [](Ctx& c, const YNode& n, Policy& p) {
+      {"exec.init",
+       [](Ctx& c, const YNode& n, Policy& p) {
          set_enum(c, n, {{"goodcop", Init::goodcop}, {"jail", Init::jail}}, p.exec.init);
        }},
-      {"stop.timeout", [](Ctx& c, const YNode& n, Policy& p) {
+      {"stop.timeout",
+       [](Ctx& c, const YNode& n, Policy& p) {
          set_duration(c, n, ms(1'000), ms(600'000), p.stop_timeout);
        }},
       {"golden", opt_str(check_dir, &Policy::golden)},
-      {"storage", [](Ctx& c, const YNode& n, Policy& p) {
+      {"storage",
+       [](Ctx& c, const YNode& n, Policy& p) {
          set_enum(c, n, {{"overlay", Storage::overlay}, {"plain", Storage::plain}}, p.storage);
        }},
-      {"watch.interval", [](Ctx& c, const YNode& n, Policy& p) {
+      {"watch.interval",
+       [](Ctx& c, const YNode& n, Policy& p) {
          set_duration(c, n, ms(1'000), ms(3'600'000), p.watch.interval);
        }},
-      {"watch.full_every", [](Ctx& c, const YNode& n, Policy& p) {
+      {"watch.full_every",
+       [](Ctx& c, const YNode& n, Policy& p) {
          set_duration(c, n, ms(60'000), ms(7 * 86'400'000), p.watch.full_every);
        }},
       {"watch.ignore", [](Ctx& c, const YNode& n, Policy& p) { set_globs(c, n, p.watch.ignore); }},
-      {"watch.triggers", [](Ctx& c, const YNode& n, Policy& p) { set_bool(c, n, p.watch.triggers); }},
+      {"watch.triggers",
+       [](Ctx& c, const YNode& n, Policy& p) { set_bool(c, n, p.watch.triggers); }},
       {"keep", [](Ctx& c, const YNode& n, Policy& p) { set_paths(c, n, p.keep); }},
       {"mounts", [](Ctx& c, const YNode& n, Policy& p) { set_mounts(c, n, p.mounts); }},
-      {"limits.memory", [](Ctx& c, const YNode& n, Policy& p) {
-         set_size(c, n, 4u << 20, p.limits.memory);
-       }},
-      {"limits.pids", [](Ctx& c, const YNode& n, Policy& p) {
+      {"limits.memory",
+       [](Ctx& c, const YNode& n, Policy& p) { set_size(c, n, 4u << 20, p.limits.memory); }},
+      {"limits.pids",
+       [](Ctx& c, const YNode& n, Policy& p) {
          uint32_t v = 0;
          size_t before = c.diags.size();
          set_uint(c, n, 1, 4'194'304, v);
          if (c.diags.size() == before) p.limits.pids = v;
        }},
-      {"limits.cpu", [](Ctx& c, const YNode& n, Policy& p) {
+      {"limits.cpu",
+       [](Ctx& c, const YNode& n, Policy& p) {
          const std::string* s = plain(c, n, "a number of CPUs");
          if (!s) return;
          uint32_t milli = 0;
@@ -366,32 +388,33 @@ const std::vector<KeyRow>& table() {
          if (!err.empty()) return c.error(n.at, err);
          p.limits.cpu_milli = milli;
        }},
-      {"limits.disk", [](Ctx& c, const YNode& n, Policy& p) {
-         set_size(c, n, 1u << 20, p.limits.disk);
-       }},
+      {"limits.disk",
+       [](Ctx& c, const YNode& n, Policy& p) { set_size(c, n, 1u << 20, p.limits.disk); }},
       {"userns", [](Ctx& c, const YNode& n, Policy& p) { set_bool(c, n, p.userns); }},
       {"capabilities", [](Ctx& c, const YNode& n, Policy& p) { set_caps(c, n, p.capabilities); }},
-      {"on_tamper", [](Ctx& c, const YNode& n, Policy& p) {
-         set_enum(c, n,
-                  {{"heal", OnTamper::heal}, {"freeze", OnTamper::freeze},
-                   {"alert", OnTamper::alert}},
-                  p.on_tamper);
+      {"on_tamper",
+       [](Ctx& c, const YNode& n, Policy& p) {
+         set_enum(
+             c, n,
+             {{"heal", OnTamper::heal}, {"freeze", OnTamper::freeze}, {"alert", OnTamper::alert}},
+             p.on_tamper);
        }},
-      {"evidence.dir", [](Ctx& c, const YNode& n, Policy& p) {
+      {"evidence.dir",
+       [](Ctx& c, const YNode& n, Policy& p) {
          if (auto s = checked(c, n, check_dir, "an absolute path")) p.evidence.dir = *s;
        }},
-      {"evidence.keep", [](Ctx& c, const YNode& n, Policy& p) {
-         set_uint(c, n, 1, 10'000, p.evidence.keep);
-       }},
-      {"evidence.sign_key", [](Ctx& c, const YNode& n, Policy& p) {
+      {"evidence.keep",
+       [](Ctx& c, const YNode& n, Policy& p) { set_uint(c, n, 1, 10'000, p.evidence.keep); }},
+      {"evidence.sign_key",
+       [](Ctx& c, const YNode& n, Policy& p) {
          if (auto s = checked(c, n, check_dir, "an absolute path")) p.evidence.sign_key = *s;
        }},
-      {"restart.backoff", [](Ctx& c, const YNode& n, Policy& p) {
+      {"restart.backoff",
+       [](Ctx& c, const YNode& n, Policy& p) {
          set_duration(c, n, ms(1'000), ms(3'600'000), p.restart.backoff);
        }},
-      {"restart.max", [](Ctx& c, const YNode& n, Policy& p) {
-         set_uint(c, n, 1, 1'000, p.restart.max);
-       }},
+      {"restart.max",
+       [](Ctx& c, const YNode& n, Policy& p) { set_uint(c, n, 1, 1'000, p.restart.max); }},
   };
   return rows;
 }
@@ -428,14 +451,14 @@ void walk(const YNode& map, const std::string& prefix, Ctx& c,
   for (const auto& [k, v] : map.pairs) {
     std::string full = prefix.empty() ? k.value : prefix + "." + k.value;
     if (auto [it, fresh] = seen_here.emplace(k.value, k.at); !fresh) {
-      c.diags.push_back({c.file, k.at, "duplicate key '" + full + "' (first at " +
-                                           pos(it->second) + ")"});
+      c.diags.push_back(
+          {c.file, k.at, "duplicate key '" + full + "' (first at " + pos(it->second) + ")"});
       continue;
     }
     if (const KeyRow* row = find_key(full)) {
       if (auto [it, fresh] = seen_leaf.emplace(full, k.at); !fresh) {
-        c.diags.push_back({c.file, k.at, "duplicate key '" + full + "' (first at " +
-                                             pos(it->second) + ")"});
+        c.diags.push_back(
+            {c.file, k.at, "duplicate key '" + full + "' (first at " + pos(it->second) + ")"});
         continue;
       }
       c.key = full;
@@ -477,8 +500,7 @@ void apply_schema(const YNode& root, Policy& p, std::vector<Diag>& diags) {
   // exec.start may be left out only with exec.init: jail (then /sbin/init runs); when
   // exec.init itself was wrong, that error is enough.
   bool init_bad = seen.count("exec.init") && !p.locations.count("exec.init");
-  if (!seen.count("exec.start") && !seen.count("exec") && p.exec.init == Init::goodcop &&
-      !init_bad)
+  if (!seen.count("exec.start") && !seen.count("exec") && p.exec.init == Init::goodcop && !init_bad)
     diags.push_back({p.file, root.at, "missing required key 'exec.start'"});
 }
 

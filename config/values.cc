@@ -75,10 +75,10 @@ bool paths_overlap(std::string_view a, std::string_view b) {
 
 std::string parse_address(std::string_view s, bool v6, Address& out) {
   const char* family = v6 ? "IPv6" : "IPv4";
-  std::string expected = std::string("expected an ") + family + " address" +
-                         (v6 ? " such as 2001:db8::2 or 2001:db8::2/64"
-                             : " such as 198.18.0.2 or 198.18.0.2/24") +
-                         got(s);
+  std::string expected =
+      std::string("expected an ") + family + " address" +
+      (v6 ? " such as 2001:db8::2 or 2001:db8::2/64" : " such as 198.18.0.2 or 198.18.0.2/24") +
+      got(s);
   size_t slash = s.find('/');
   std::string addr(s.substr(0, slash));
   Address a;
@@ -122,8 +122,8 @@ std::string parse_address(std::string_view s, bool v6, Address& out) {
   } else {
     bool zero = std::all_of(b.begin(), b.end(), [](uint8_t v) { return v == 0; });
     if (zero) return why("the unspecified address");
-    bool loop = std::all_of(b.begin(), b.begin() + 15, [](uint8_t v) { return v == 0; }) &&
-                b[15] == 1;
+    bool loop =
+        std::all_of(b.begin(), b.begin() + 15, [](uint8_t v) { return v == 0; }) && b[15] == 1;
     if (loop) return why("the loopback address");
     if (b[0] == 0xff) return why("a multicast address");
     if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return why("a link-local address");
@@ -222,16 +222,47 @@ std::string check_env_name(std::string_view s) {
 
 const std::vector<std::string_view>& capability_names() {
   // In kernel order (include/uapi/linux/capability.h), 0 to 40.
-  static const std::vector<std::string_view> names = {
-      "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-      "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-      "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-      "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-      "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-      "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-      "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-      "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-      "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"};
+  static const std::vector<std::string_view> names = {"CAP_CHOWN",
+                                                      "CAP_DAC_OVERRIDE",
+                                                      "CAP_DAC_READ_SEARCH",
+                                                      "CAP_FOWNER",
+                                                      "CAP_FSETID",
+                                                      "CAP_KILL",
+                                                      "CAP_SETGID",
+                                                      "CAP_SETUID",
+                                                      "CAP_SETPCAP",
+                                                      "CAP_LINUX_IMMUTABLE",
+                                                      "CAP_NET_BIND_SERVICE",
+                                                      "CAP_NET_BROADCAST",
+                                                      "CAP_NET_ADMIN",
+                                                      "CAP_NET_RAW",
+                                                      "CAP_IPC_LOCK",
+                                                      "CAP_IPC_OWNER",
+                                                      "CAP_SYS_MODULE",
+                                                      "CAP_SYS_RAWIO",
+                                                      "CAP_SYS_CHROOT",
+                                                      "CAP_SYS_PTRACE",
+                                                      "CAP_SYS_PACCT",
+                                                      "CAP_SYS_ADMIN",
+                                                      "CAP_SYS_BOOT",
+                                                      "CAP_SYS_NICE",
+                                                      "CAP_SYS_RESOURCE",
+                                                      "CAP_SYS_TIME",
+                                                      "CAP_SYS_TTY_CONFIG",
+                                                      "CAP_MKNOD",
+                                                      "CAP_LEASE",
+                                                      "CAP_AUDIT_WRITE",
+                                                      "CAP_AUDIT_CONTROL",
+                                                      "CAP_SETFCAP",
+                                                      "CAP_MAC_OVERRIDE",
+                                                      "CAP_MAC_ADMIN",
+                                                      "CAP_SYSLOG",
+                                                      "CAP_WAKE_ALARM",
+                                                      "CAP_BLOCK_SUSPEND",
+                                                      "CAP_AUDIT_READ",
+                                                      "CAP_PERFMON",
+                                                      "CAP_BPF",
+                                                      "CAP_CHECKPOINT_RESTORE"};
   return names;
 }
 

@@ -4,6 +4,7 @@
 #include <yaml-cpp/exceptions.h>
 #include <yaml-cpp/parser.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <sstream>
 
@@ -11,10 +12,14 @@ namespace goodcop::config {
 
 std::string_view kind_name(const YNode& n) {
   switch (n.kind) {
-    case YNode::Kind::null: return "null";
-    case YNode::Kind::scalar: return "a string";
-    case YNode::Kind::seq: return "a list";
-    case YNode::Kind::map: return "a mapping";
+    case YNode::Kind::null:
+      return "null";
+    case YNode::Kind::scalar:
+      return "a string";
+    case YNode::Kind::seq:
+      return "a list";
+    case YNode::Kind::map:
+      return "a mapping";
   }
   return "?";
 }
@@ -46,10 +51,14 @@ size_t utf8_sequence(std::string_view s, size_t i, uint32_t& cp) {
   }
   size_t len = 0;
   uint32_t min = 0;
-  if ((c & 0xe0) == 0xc0) len = 2, cp = c & 0x1fu, min = 0x80;
-  else if ((c & 0xf0) == 0xe0) len = 3, cp = c & 0x0fu, min = 0x800;
-  else if ((c & 0xf8) == 0xf0) len = 4, cp = c & 0x07u, min = 0x10000;
-  else return 0;
+  if ((c & 0xe0) == 0xc0)
+    len = 2, cp = c & 0x1fu, min = 0x80;
+  else if ((c & 0xf0) == 0xe0)
+    len = 3, cp = c & 0x0fu, min = 0x800;
+  else if ((c & 0xf8) == 0xf0)
+    len = 4, cp = c & 0x07u, min = 0x10000;
+  else
+    return 0;
   if (i + len > s.size()) return 0;
   for (size_t k = 1; k < len; ++k) {
     if ((b(k) & 0xc0) != 0x80) return 0;
@@ -113,16 +122,19 @@ class TreeBuilder : public YAML::EventHandler {
   }
 
   // yaml-cpp marks are 0-based and count bytes; ours are 1-based and count characters.
-  Location loc(const YAML::Mark& m) const {
+  // Marks arrive in reading order, so counting resumes from the previous mark on the
+  // same line: a 1 MiB one-line file must not cost a rescan of the line per node.
+  Location loc(const YAML::Mark& m) {
     if (m.is_null() || m.line < 0) return {1, 1};
     auto li = static_cast<size_t>(m.line);
     if (li >= lines_.size()) return {static_cast<int>(lines_.size()), 1};
     std::string_view l = lines_[li];
     size_t bytes = std::min(l.size(), static_cast<size_t>(std::max(m.column, 0)));
-    int chars = 0;
-    for (size_t k = 0; k < bytes; ++k)
-      if ((static_cast<unsigned char>(l[k]) & 0xc0) != 0x80) ++chars;
-    return {m.line + 1, chars + 1};
+    if (li != cache_line_ || bytes < cache_bytes_)
+      cache_line_ = li, cache_bytes_ = 0, cache_chars_ = 0;
+    for (; cache_bytes_ < bytes; ++cache_bytes_)
+      if ((static_cast<unsigned char>(l[cache_bytes_]) & 0xc0) != 0x80) ++cache_chars_;
+    return {m.line + 1, static_cast<int>(cache_chars_) + 1};
   }
 
   std::unique_ptr<YNode> take_root() { return std::move(root_); }
@@ -273,6 +285,7 @@ class TreeBuilder : public YAML::EventHandler {
   std::vector<Frame> stack_;
   std::unique_ptr<YNode> root_;
   size_t nodes_ = 0;
+  size_t cache_line_ = SIZE_MAX, cache_bytes_ = 0, cache_chars_ = 0;
   int documents_ = 0;
 };
 
@@ -281,8 +294,10 @@ class TreeBuilder : public YAML::EventHandler {
 YamlDoc parse_yaml(std::string_view text, const std::string& file) {
   YamlDoc doc;
   if (text.size() > kMaxPolicyBytes) {
-    doc.diags.push_back({file, {}, "file is larger than 1M (" + std::to_string(text.size()) +
-                                       " bytes), refusing to parse it"});
+    doc.diags.push_back({file,
+                         {},
+                         "file is larger than 1M (" + std::to_string(text.size()) +
+                             " bytes), refusing to parse it"});
     return doc;
   }
   // A UTF-8 byte order mark is harmless; yaml-cpp skips it without counting a column.
@@ -309,9 +324,9 @@ YamlDoc parse_yaml(std::string_view text, const std::string& file) {
     return doc;
   }
   if (root->kind != YNode::Kind::map) {
-    doc.diags.push_back({file, root->at,
-                         "a policy must be a mapping of keys to values, got " +
-                             std::string(kind_name(*root))});
+    doc.diags.push_back(
+        {file, root->at,
+         "a policy must be a mapping of keys to values, got " + std::string(kind_name(*root))});
     return doc;
   }
   if (doc.diags.empty()) doc.root = std::move(root);

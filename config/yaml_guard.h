@@ -27,10 +27,10 @@ struct YNode {
   enum class Kind { null, scalar, seq, map };
   Kind kind = Kind::null;
   Location at;
-  std::string value;   // scalars
-  bool quoted = false; // scalars: '...' or "..." (so "true" is a string, not a boolean)
-  std::vector<YNode> items;                     // sequences
-  std::vector<std::pair<YNode, YNode>> pairs;   // mappings, in file order, duplicates kept
+  std::string value;         // scalars
+  bool quoted = false;       // scalars: '...' or "..." (so "true" is a string, not a boolean)
+  std::vector<YNode> items;  // sequences
+  std::vector<std::pair<YNode, YNode>> pairs;  // mappings, in file order, duplicates kept
 };
 
 // "a string", "a list", "a mapping" or "null": how a wrong type is named in messages.

@@ -1,7 +1,6 @@
 // Every key of the schema accepted in each of its forms, with its defaults.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 
 #include "base/fd.h"
 #include "config/policy.h"
@@ -49,8 +48,9 @@ TEST_CASE("the smallest policy gets every default", "[config]") {
 }
 
 TEST_CASE("name, description, path and hostname", "[config]") {
-  Policy p = valid("name: 0-web-1\ndescription: 'ACME: plan M #4'\npath: /srv/jails/web1\n"
-                   "hostname: Web1.Example.NET\nexec: {start: [/bin/sh]}\n");
+  Policy p = valid(
+      "name: 0-web-1\ndescription: 'ACME: plan M #4'\npath: /srv/jails/web1\n"
+      "hostname: Web1.Example.NET\nexec: {start: [/bin/sh]}\n");
   CHECK(p.name == "0-web-1");
   CHECK(p.description == "ACME: plan M #4");
   CHECK(p.hostname == "Web1.Example.NET");
@@ -66,8 +66,9 @@ TEST_CASE("ip4 and ip6 take one address or a list, with or without a prefix", "[
   CHECK(one.ip4[0].str() == "198.18.0.2/32");
   CHECK(one.network == Network::veth);
 
-  Policy many = valid(kBase + "ip4: [198.18.0.2/24, 198.19.255.254/15]\n"
-                              "ip6:\n  - 2001:db8::2\n  - 2001:DB8:0:1::2/64\n");
+  Policy many = valid(kBase +
+                      "ip4: [198.18.0.2/24, 198.19.255.254/15]\n"
+                      "ip6:\n  - 2001:db8::2\n  - 2001:DB8:0:1::2/64\n");
   REQUIRE(many.ip4.size() == 2);
   CHECK(many.ip4[0].str() == "198.18.0.2/24");
   CHECK(many.ip4[1].str() == "198.19.255.254/15");
@@ -89,9 +90,10 @@ TEST_CASE("network: defaults follow the addresses; each value accepted", "[confi
 
 TEST_CASE("exec: nested and dotted forms, user, env, cwd, init, stop", "[config]") {
   const std::string head = "name: w\npath: /srv/w\n";
-  Policy nested = valid(head + "exec:\n  start: [/usr/sbin/nginx, -g, 'daemon off;']\n"
-                               "  stop: [/usr/sbin/nginx, -s, quit]\n  user: www-data\n"
-                               "  env: {LANG: C.UTF-8, _X1: '', PORT: 8080}\n  cwd: /var/www\n");
+  Policy nested = valid(head +
+                        "exec:\n  start: [/usr/sbin/nginx, -g, 'daemon off;']\n"
+                        "  stop: [/usr/sbin/nginx, -s, quit]\n  user: www-data\n"
+                        "  env: {LANG: C.UTF-8, _X1: '', PORT: 8080}\n  cwd: /var/www\n");
   CHECK(nested.exec.start == std::vector<std::string>{"/usr/sbin/nginx", "-g", "daemon off;"});
   CHECK(nested.exec.stop == std::vector<std::string>{"/usr/sbin/nginx", "-s", "quit"});
   CHECK(nested.exec.user.name == "www-data");
@@ -122,9 +124,10 @@ TEST_CASE("exec: nested and dotted forms, user, env, cwd, init, stop", "[config]
 }
 
 TEST_CASE("golden, storage and the watch keys", "[config]") {
-  Policy p = valid(kBase + "golden: /var/golden/w\nstorage: plain\nwatch:\n  interval: '1s'\n"
-                           "  full_every: 7d\n  ignore: [var/log/**, /tmp/*, '/run/[!a]?.pid',"
-                           " '/x/\\*', /**/*.pyc]\n  triggers: false\n");
+  Policy p = valid(kBase +
+                   "golden: /var/golden/w\nstorage: plain\nwatch:\n  interval: '1s'\n"
+                   "  full_every: 7d\n  ignore: [var/log/**, /tmp/*, '/run/[!a]?.pid',"
+                   " '/x/\\*', /**/*.pyc]\n  triggers: false\n");
   CHECK(p.golden == "/var/golden/w");
   CHECK(p.storage == Storage::plain);
   CHECK(p.watch.interval == milliseconds(1000));
@@ -142,9 +145,10 @@ TEST_CASE("golden, storage and the watch keys", "[config]") {
 
 TEST_CASE("keep and mounts", "[config]") {
   // /var/lib/mysql and /var/lib/mysql-files share a prefix but are not nested.
-  Policy p = valid(kBase + "keep: [/var/lib/mysql, /var/www/uploads, /var/lib/mysql-files]\n"
-                           "mounts:\n  - {source: /srv/fonts, target: /usr/share/fonts/x}\n"
-                           "  - source: /srv/spool\n    target: /var/spool/in\n    mode: rw\n");
+  Policy p = valid(kBase +
+                   "keep: [/var/lib/mysql, /var/www/uploads, /var/lib/mysql-files]\n"
+                   "mounts:\n  - {source: /srv/fonts, target: /usr/share/fonts/x}\n"
+                   "  - source: /srv/spool\n    target: /var/spool/in\n    mode: rw\n");
   CHECK(p.keep ==
         std::vector<std::string>{"/var/lib/mysql", "/var/www/uploads", "/var/lib/mysql-files"});
   REQUIRE(p.mounts.size() == 2);
@@ -172,9 +176,10 @@ TEST_CASE("limits in each form", "[config]") {
 }
 
 TEST_CASE("userns, capabilities, on_tamper, evidence, restart", "[config]") {
-  Policy p = valid(kBase + "userns: false\ncapabilities: [CAP_NET_BIND_SERVICE, CAP_SYS_NICE]\n"
-                           "on_tamper: freeze\nevidence:\n  dir: /srv/evidence/w\n  keep: 10000\n"
-                           "  sign_key: /etc/goodcop/keys/ev.pem\nrestart: {backoff: 30s, max: 1000}\n");
+  Policy p = valid(kBase +
+                   "userns: false\ncapabilities: [CAP_NET_BIND_SERVICE, CAP_SYS_NICE]\n"
+                   "on_tamper: freeze\nevidence:\n  dir: /srv/evidence/w\n  keep: 10000\n"
+                   "  sign_key: /etc/goodcop/keys/ev.pem\nrestart: {backoff: 30s, max: 1000}\n");
   CHECK(!p.userns);
   CHECK(p.capabilities == std::vector<std::string>{"CAP_NET_BIND_SERVICE", "CAP_SYS_NICE"});
   CHECK(p.on_tamper == OnTamper::freeze);
@@ -194,8 +199,9 @@ TEST_CASE("userns, capabilities, on_tamper, evidence, restart", "[config]") {
 TEST_CASE("text forms: BOM, CRLF, comments, explicit document markers, flow style", "[config]") {
   CHECK(valid("\xef\xbb\xbf" + kBase).name == "w");
   CHECK(valid("name: w\r\npath: /srv/w\r\nexec: {start: [/bin/sh]}\r\n").path == "/srv/w");
-  CHECK(valid("name: w\r\npath: '/srv/w'\r\nexec: {start: [\"/bin/sh\"]}\r\ndescription: 'it''s'\r\n")
-            .description == "it's");
+  CHECK(
+      valid("name: w\r\npath: '/srv/w'\r\nexec: {start: [\"/bin/sh\"]}\r\ndescription: 'it''s'\r\n")
+          .description == "it's");
   CHECK(valid("# customer 42\n---\n" + kBase + "# end\n...\n").name == "w");
   CHECK(valid("{name: w, path: /srv/w, exec: {start: [/bin/sh]}}").name == "w");
   CHECK(valid("name: w\npath: /srv/w\nexec: {start: [/bin/sh]}\ndescription: \"h\xc3\xa9\"\n")
@@ -231,8 +237,10 @@ TEST_CASE("format_policy writes YAML that loads back to the same policy", "[conf
     std::string twice = format_policy(valid(once));
     CHECK(once == twice);
   }
-  Policy odd = valid("name: w\npath: '/srv/a: b #c'\nexec: {start: ['/bin/sh', '-c', \"echo \\\"x\\\" \\\\ y\"], user: 0}\n"
-                     "exec.env: {Q: '\"'}\nlimits: {cpu: 0.05}\n");
+  Policy odd = valid(
+      "name: w\npath: '/srv/a: b #c'\nexec: {start: ['/bin/sh', '-c', \"echo \\\"x\\\" \\\\ y\"], "
+      "user: 0}\n"
+      "exec.env: {Q: '\"'}\nlimits: {cpu: 0.05}\n");
   Policy back = valid(format_policy(odd));
   CHECK(back.path == "/srv/a: b #c");
   CHECK(back.exec.start == odd.exec.start);

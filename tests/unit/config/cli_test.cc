@@ -1,8 +1,8 @@
 // `goodcop policy check|show` through the real binary: output lines and exit codes.
-#include <catch2/catch.hpp>
-
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <catch2/catch.hpp>
 
 #include "tests/support/support.h"
 
@@ -56,8 +56,8 @@ TEST_CASE("policy check: a directory reports each file and the cross-checks", "[
   auto r = run_goodcop({"policy", "check", "--no-strict-modes", d.path()});
   CHECK(r.status == 2);
   CHECK(r.out == d / "a.yaml" + ": OK\n");
-  CHECK(r.err == d / "b.yaml" + ":3:6: address 198.18.0.2 is already used by " + d / "a.yaml" +
-                     ":3:6\n");
+  CHECK(r.err ==
+        d / "b.yaml" + ":3:6: address 198.18.0.2 is already used by " + d / "a.yaml" + ":3:6\n");
   TempDir empty;
   auto e = run_goodcop({"policy", "check", empty.path()});
   CHECK(e.out == empty.path() + ": no policy files (*.yaml, *.yml)\n");
@@ -71,7 +71,8 @@ TEST_CASE("policy check: missing files and StrictModes exit 2", "[config][cli]")
   CHECK(r.err == "'/nonexistent/w.yaml': cannot open: No such file or directory\n");
 }
 
-TEST_CASE("policy check: StrictModes through the CLI and --no-strict-modes", "[config][cli][root]") {
+TEST_CASE("policy check: StrictModes through the CLI and --no-strict-modes",
+          "[config][cli][root]") {
   GOODCOP_REQUIRE_ROOT();
   TempDir d;
   write_text(d / "w.yaml", "name: w\npath: /srv/w\nexec: {start: [/bin/sh]}\n", 0644);
@@ -88,7 +89,8 @@ TEST_CASE("policy show prints the normalized policy; usage errors exit 2", "[con
   auto r = run_goodcop({"policy", "show", example("minimal.yaml")});
   CHECK(r.status == 0);
   CHECK(r.out.rfind("name: \"batch1\"\npath: \"/srv/jails/batch1\"\nhostname: \"batch1\"\n"
-                    "network: none\n", 0) == 0);
+                    "network: none\n",
+                    0) == 0);
   CHECK(r.out.find("\n  interval: 5s\n") != std::string::npos);
   CHECK(r.out.find("\n  dir: \"/var/lib/goodcop/evidence/batch1\"\n") != std::string::npos);
   auto missing = run_goodcop({"policy", "show", "/nonexistent.yaml"});

@@ -1,9 +1,9 @@
 // A policy directory as the daemon loads it: which files count, and the checks
 // across files, each naming both files.
-#include <catch2/catch.hpp>
-
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <catch2/catch.hpp>
 
 #include "config/policy.h"
 #include "tests/support/support.h"
@@ -23,7 +23,8 @@ std::vector<std::string> dir_errors(const TempDir& d) {
   DirResult r = load_policy_dir(d.path(), LoadOptions{false});
   std::vector<std::string> out;
   auto strip = [&](std::string s) {
-    for (size_t at; (at = s.find(d.path())) != std::string::npos;) s.replace(at, d.path().size(), "D");
+    for (size_t at; (at = s.find(d.path())) != std::string::npos;)
+      s.replace(at, d.path().size(), "D");
     return s;
   };
   for (const Diag& g : r.diags) out.push_back(strip(g.str()));
@@ -47,7 +48,8 @@ TEST_CASE("a directory of valid, distinct policies loads in name order", "[confi
   CHECK(r.files[1].policy->name == "b");
 }
 
-TEST_CASE("only regular *.yaml and *.yml files count; dotfiles and others are skipped", "[config]") {
+TEST_CASE("only regular *.yaml and *.yml files count; dotfiles and others are skipped",
+          "[config]") {
   TempDir d;
   write_text(d / "a.yaml", jail("a"));
   write_text(d / "README", "not a policy");
@@ -81,10 +83,10 @@ TEST_CASE("duplicate names across files name both files", "[config]") {
   TempDir d;
   write_text(d / "a.yaml", jail("web"));
   write_text(d / "b.yaml", "name: web\npath: /srv/jails/other\nexec: {start: [/bin/sh]}\n");
-  CHECK(dir_errors(d) == std::vector<std::string>{
-                             "D/b.yaml:1:7: name 'web' is already used by D/a.yaml:1:7",
-                             "D/b.yaml:1:7: evidence directory '/var/lib/goodcop/evidence/web' "
-                             "is already used by D/a.yaml:1:7"});
+  CHECK(dir_errors(d) ==
+        std::vector<std::string>{"D/b.yaml:1:7: name 'web' is already used by D/a.yaml:1:7",
+                                 "D/b.yaml:1:7: evidence directory '/var/lib/goodcop/evidence/web' "
+                                 "is already used by D/a.yaml:1:7"});
 }
 
 TEST_CASE("overlapping jail paths are rejected, equal or nested either way", "[config]") {

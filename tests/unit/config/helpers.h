@@ -3,7 +3,6 @@
 // user sees them ("p.yaml:LINE:COL: message").
 
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <vector>
 
@@ -14,7 +13,8 @@ namespace goodcop::test {
 // A valid three-line policy that cases extend with one more key.
 inline const std::string kBase = "name: w\npath: /srv/w\nexec: {start: [/bin/sh]}\n";
 
-inline std::vector<std::string> errors_of(const std::string& text, const std::string& file = "p.yaml") {
+inline std::vector<std::string> errors_of(const std::string& text,
+                                          const std::string& file = "p.yaml") {
   std::vector<std::string> out;
   for (const auto& d : config::parse_policy(text, file).diags) out.push_back(d.str());
   return out;

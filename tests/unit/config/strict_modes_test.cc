@@ -1,11 +1,10 @@
 // StrictModes, as sshd has them: a policy a customer can edit is a root shell for
 // that customer. Checked on the opened fds; the tests chown to a non-root uid.
-#include <catch2/catch.hpp>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <climits>
 #include <cstdlib>
 
@@ -50,8 +49,9 @@ TEST_CASE("a policy file owned by another user is refused", "[config][root]") {
   TempDir d;
   write_text(d / "w.yaml", kPolicy, 0644);
   REQUIRE(::chown((d / "w.yaml").c_str(), 1000, 1000) == 0);
-  CHECK(errors(load_policy_file(d / "w.yaml")) ==
-        std::vector<std::string>{"'" + d / "w.yaml" + "': owned by uid 1000, must be owned by root"});
+  CHECK(
+      errors(load_policy_file(d / "w.yaml")) ==
+      std::vector<std::string>{"'" + d / "w.yaml" + "': owned by uid 1000, must be owned by root"});
   // The same file through the directory loader.
   DirResult r = load_policy_dir(d.path());
   REQUIRE(r.files.size() == 1);
@@ -95,7 +95,8 @@ TEST_CASE("the policy directory must be root's and not writable by others", "[co
   REQUIRE(::chown(dir.c_str(), 0, 0) == 0);
   REQUIRE(::chmod(dir.c_str(), 01777) == 0);
   CHECK(errors(load_policy_file(dir + "/w.yaml")) ==
-        std::vector<std::string>{"'" + dir + "': writable by group or others (mode 1777), must not be"});
+        std::vector<std::string>{"'" + dir +
+                                 "': writable by group or others (mode 1777), must not be"});
 }
 
 TEST_CASE("every ancestor of the policy directory must be root's", "[config][root]") {

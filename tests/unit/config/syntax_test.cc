@@ -23,8 +23,9 @@ TEST_CASE("positions are 1-based and count characters, not bytes", "[config]") {
             "p.yaml:4:10: ip4: expected an IPv4 address such as 198.18.0.2 or 198.18.0.2/24, got "
             "'300.1.1.1'"});
   // A byte order mark is not a column.
-  CHECK(errors_of("\xef\xbb\xbfname: W\npath: /a\nexec: {start: [/bin/sh]}\n").at(0).rfind(
-            "p.yaml:1:7: name:", 0) == 0);
+  CHECK(errors_of("\xef\xbb\xbfname: W\npath: /a\nexec: {start: [/bin/sh]}\n")
+            .at(0)
+            .rfind("p.yaml:1:7: name:", 0) == 0);
 }
 
 TEST_CASE("bytes: encoding, control characters, tabs, size", "[config]") {
@@ -35,24 +36,31 @@ TEST_CASE("bytes: encoding, control characters, tabs, size", "[config]") {
   };
   std::vector<Case> cases = {
       {"invalid UTF-8", "name: w\xff\npath: /a\n", {"p.yaml:1:8: invalid UTF-8 byte 0xff"}},
-      {"overlong UTF-8", "name: \xc0\xaf\n", {"p.yaml:1:7: invalid UTF-8 byte 0xc0",
-                                              "p.yaml:1:8: invalid UTF-8 byte 0xaf"}},
-      {"UTF-16 surrogate in UTF-8", "name: \xed\xa0\x80\n",
+      {"overlong UTF-8",
+       "name: \xc0\xaf\n",
+       {"p.yaml:1:7: invalid UTF-8 byte 0xc0", "p.yaml:1:8: invalid UTF-8 byte 0xaf"}},
+      {"UTF-16 surrogate in UTF-8",
+       "name: \xed\xa0\x80\n",
        {"p.yaml:1:7: invalid UTF-8 byte 0xed", "p.yaml:1:8: invalid UTF-8 byte 0xa0",
         "p.yaml:1:9: invalid UTF-8 byte 0x80"}},
-      {"UTF-16 file", std::string("\xff\xfen\0a\0", 6),
+      {"UTF-16 file",
+       std::string("\xff\xfen\0a\0", 6),
        {"p.yaml:1:1: invalid UTF-8 byte 0xff", "p.yaml:1:2: invalid UTF-8 byte 0xfe",
         "p.yaml:1:4: NUL byte", "p.yaml:1:6: NUL byte"}},
       {"NUL byte", std::string("name: w\0x\n", 10), {"p.yaml:1:8: NUL byte"}},
       {"escape character", "name: \x1b[31mw\n", {"p.yaml:1:7: control character U+001B"}},
       {"C1 control", "name: \xc2\x85w\n", {"p.yaml:1:7: control character U+0085"}},
-      {"lone carriage return", "name: w\rpath: /a\n",
+      {"lone carriage return",
+       "name: w\rpath: /a\n",
        {"p.yaml:1:8: carriage return without a line feed"}},
-      {"tab in indentation", kBase + "watch:\n\tinterval: 5s\n",
+      {"tab in indentation",
+       kBase + "watch:\n\tinterval: 5s\n",
        {"p.yaml:5:1: tab in indentation (YAML indents with spaces)"}},
-      {"tab after spaces in indentation", kBase + "watch:\n  \tinterval: 5s\n",
+      {"tab after spaces in indentation",
+       kBase + "watch:\n  \tinterval: 5s\n",
        {"p.yaml:5:3: tab in indentation (YAML indents with spaces)"}},
-      {"byte order mark in the middle", kBase + "# \xef\xbb\xbf\n",
+      {"byte order mark in the middle",
+       kBase + "# \xef\xbb\xbf\n",
        {"p.yaml:4:3: byte order mark inside the file"}},
   };
   for (const Case& c : cases) {
@@ -60,9 +68,9 @@ TEST_CASE("bytes: encoding, control characters, tabs, size", "[config]") {
     CHECK(errors_of(c.text) == c.expect);
   }
   std::string big = kBase + "description: x\n" + std::string(1 << 20, '#');
-  CHECK(errors_of(big) == std::vector<std::string>{"'p.yaml': file is larger than 1M (" +
-                                                   std::to_string(big.size()) +
-                                                   " bytes), refusing to parse it"});
+  CHECK(errors_of(big) ==
+        std::vector<std::string>{"'p.yaml': file is larger than 1M (" + std::to_string(big.size()) +
+                                 " bytes), refusing to parse it"});
 }
 
 TEST_CASE("documents: empty, not a mapping, several, syntax errors", "[config]") {
@@ -76,22 +84,30 @@ TEST_CASE("documents: empty, not a mapping, several, syntax errors", "[config]")
       {"only comments", "# nothing here\n\n   # really\n", {"p.yaml:1:1: policy is empty"}},
       {"only a document marker", "---\n", {"p.yaml:1:1: policy is empty"}},
       {"null document", "~\n", {"p.yaml:1:1: policy is empty"}},
-      {"a list", "- name: w\n",
+      {"a list",
+       "- name: w\n",
        {"p.yaml:1:1: a policy must be a mapping of keys to values, got a list"}},
-      {"a scalar", "# hello\nname\n",
+      {"a scalar",
+       "# hello\nname\n",
        {"p.yaml:2:1: a policy must be a mapping of keys to values, got a string"}},
-      {"two documents", kBase + "---\nname: x\n",
+      {"two documents",
+       kBase + "---\nname: x\n",
        {"p.yaml:4:1: only one YAML document is allowed in a policy file"}},
-      {"quote left open before the last line break", kBase + "description: \"w\n",
+      {"quote left open before the last line break",
+       kBase + "description: \"w\n",
        {"p.yaml:4:14: quoted string is not closed"}},
-      {"single quote left open", kBase + "description: 'it''s\n\n",
+      {"single quote left open",
+       kBase + "description: 'it''s\n\n",
        {"p.yaml:4:14: quoted string is not closed"}},
-      {"unclosed quote at the end", kBase + "description: \"w", {"p.yaml:4:16: invalid YAML: illegal EOF in scalar"}},
-      {"unclosed flow list", kBase + "ip4: [198.18.0.2\n",
+      {"unclosed quote at the end",
+       kBase + "description: \"w",
+       {"p.yaml:4:16: invalid YAML: illegal EOF in scalar"}},
+      {"unclosed flow list",
+       kBase + "ip4: [198.18.0.2\n",
        {"p.yaml:5:1: invalid YAML: end of sequence flow not found"}},
-      {"bad indentation", "name: w\n  path: /a\n",
-       {"p.yaml:2:7: invalid YAML: illegal map value"}},
-      {"unknown escape", "name: \"\\q\"\n",
+      {"bad indentation", "name: w\n  path: /a\n", {"p.yaml:2:7: invalid YAML: illegal map value"}},
+      {"unknown escape",
+       "name: \"\\q\"\n",
        {"p.yaml:1:10: invalid YAML: unknown escape character: q"}},
       {"list key", kBase + "? [a]\n: b\n", {"p.yaml:4:3: keys must be plain strings, got a list"}},
   };
