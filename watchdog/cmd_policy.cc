@@ -28,7 +28,8 @@ bool report(const config::FileResult& f) {
     std::cout << f.file << ": OK\n";
     return true;
   }
-  for (size_t i = 0; i < f.diags.size() && i < kMaxShown; ++i) std::cerr << f.diags[i].str() << "\n";
+  for (size_t i = 0; i < f.diags.size() && i < kMaxShown; ++i)
+    std::cerr << f.diags[i].str() << "\n";
   if (f.diags.size() > kMaxShown)
     std::cerr << "'" << f.file << "': " << f.diags.size() - kMaxShown << " more errors not shown\n";
   return false;
@@ -75,12 +76,14 @@ Verb add_policy_verb(CLI::App& root) {
   v.app->require_subcommand(1);
 
   CLI::App* check = v.app->add_subcommand(
-      "check",
-      "Validate policy files without running anything. A FILE is checked alone; a DIR is "
-      "checked as the daemon loads it: its *.yaml and *.yml files (names starting with '.' "
-      "are skipped), each alone and then against each other (names, paths, addresses, "
-      "evidence directories). Prints 'FILE: OK' on stdout or each error as "
-      "'FILE:LINE:COL: message' on stderr. Exit 0 when all are valid, 2 otherwise.");
+      "check", "Validate policy files or directories without running anything");
+  check->footer(
+      "A FILE is checked alone. A DIR is checked as the daemon loads it: its *.yaml and *.yml\n"
+      "files (names starting with '.' are skipped), each alone and then against each other\n"
+      "(names, jail paths, addresses, evidence directories, bind mounts).\n"
+      "Prints 'FILE: OK' on stdout for each valid file, or each problem on stderr as\n"
+      "'FILE:LINE:COL: message'. Exit status: 0 when all are valid, 2 otherwise.\n"
+      "Every key is described in docs/policy.md.");
   check->add_option("paths", opts->paths, "Policy files or directories")->required();
   check->add_flag("--no-strict-modes", opts->no_strict_modes,
                   "Skip the ownership and mode checks (root-owned, not group/other-writable "
@@ -88,11 +91,11 @@ Verb add_policy_verb(CLI::App& root) {
                   "them");
 
   CLI::App* show = v.app->add_subcommand(
-      "show", "Print a valid policy normalized, with every default written out (exit 0), or "
-              "its errors (exit 2)");
+      "show",
+      "Print a valid policy normalized, with every default written out (exit 0), or "
+      "its errors (exit 2)");
   show->add_option("file", opts->show_file, "Policy file")->required();
-  show->add_flag("--no-strict-modes", opts->no_strict_modes,
-                 "Skip the ownership and mode checks");
+  show->add_flag("--no-strict-modes", opts->no_strict_modes, "Skip the ownership and mode checks");
 
   v.run = [opts, check, show] {
     if (check->parsed()) return run_check(*opts);

@@ -80,7 +80,7 @@ TEST_CASE("ip4 and ip6 take one address or a list, with or without a prefix", "[
   CHECK(valid(kBase + "ip6: 2001:db8::5/127\n").ip6[0].prefix == 127);
 }
 
-TEST_CASE("network: defaults follow the addresses; each value accepted", "[config]") {
+TEST_CASE("network: defaults follow the addresses, each value accepted", "[config]") {
   CHECK(valid(kBase).network == Network::none);
   CHECK(valid(kBase + "network: none\n").network == Network::none);
   CHECK(valid(kBase + "network: host\n").network == Network::host);

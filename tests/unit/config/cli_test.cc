@@ -64,7 +64,7 @@ TEST_CASE("policy check: a directory reports each file and the cross-checks", "[
   CHECK(e.status == 0);
 }
 
-TEST_CASE("policy check: missing files and StrictModes exit 2", "[config][cli]") {
+TEST_CASE("policy check: a missing file exits 2", "[config][cli]") {
   auto r = run_goodcop({"policy", "check", "/nonexistent/w.yaml"});
   CHECK(r.status == 2);
   CHECK(r.out == "");
@@ -85,7 +85,7 @@ TEST_CASE("policy check: StrictModes through the CLI and --no-strict-modes",
   CHECK(lax.out == d / "w.yaml" + ": OK\n");
 }
 
-TEST_CASE("policy show prints the normalized policy; usage errors exit 2", "[config][cli]") {
+TEST_CASE("policy show prints the normalized policy, usage errors exit 2", "[config][cli]") {
   auto r = run_goodcop({"policy", "show", example("minimal.yaml")});
   CHECK(r.status == 0);
   CHECK(r.out.rfind("name: \"batch1\"\npath: \"/srv/jails/batch1\"\nhostname: \"batch1\"\n"
@@ -99,6 +99,6 @@ TEST_CASE("policy show prints the normalized policy; usage errors exit 2", "[con
   CHECK(run_goodcop({"policy", "check"}).status == 2);
   auto help = run_goodcop({"policy", "check", "--help"});
   CHECK(help.status == 0);
-  CHECK(help.out.find("Exit 0 when all are valid, 2 otherwise") != std::string::npos);
+  CHECK(help.out.find("Exit status: 0 when all are valid, 2 otherwise.") != std::string::npos);
   CHECK(help.out.find("--no-strict-modes") != std::string::npos);
 }

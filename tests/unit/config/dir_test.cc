@@ -48,7 +48,7 @@ TEST_CASE("a directory of valid, distinct policies loads in name order", "[confi
   CHECK(r.files[1].policy->name == "b");
 }
 
-TEST_CASE("only regular *.yaml and *.yml files count; dotfiles and others are skipped",
+TEST_CASE("only regular *.yaml and *.yml files count, dotfiles and others are skipped",
           "[config]") {
   TempDir d;
   write_text(d / "a.yaml", jail("a"));
