@@ -19,6 +19,9 @@ int run_cli(int argc, char** argv) {
   verbs.push_back(add_policy_verb(app));
   verbs.push_back(add_jail_verb(app));
   verbs.push_back(add_manifest_verb(app));
+  verbs.push_back(add_seal_verb(app));
+  verbs.push_back(add_restore_verb(app));
+  verbs.push_back(add_evidence_verb(app));
   verbs.push_back(add_daemon_verb(app));
   for (Verb& v : add_control_verbs(app)) verbs.push_back(std::move(v));
 

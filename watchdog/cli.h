@@ -25,8 +25,12 @@ struct Verb {
 Verb add_policy_verb(CLI::App& root);
 Verb add_jail_verb(CLI::App& root);
 Verb add_manifest_verb(CLI::App& root);
+Verb add_seal_verb(CLI::App& root);
+Verb add_restore_verb(CLI::App& root);
+Verb add_evidence_verb(CLI::App& root);
 Verb add_daemon_verb(CLI::App& root);
 // The verbs that talk to a running daemon over its control socket (status, check, ...).
+// A name already taken by an offline verb (seal, restore) is skipped.
 std::vector<Verb> add_control_verbs(CLI::App& root);
 
 // Parses argv against all verbs and runs the chosen one; returns the exit code.
