@@ -1,12 +1,35 @@
 #include "config/diag.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace goodcop::config {
 
+namespace {
+
+// Values echoed in messages come from the file: a "\e]0;..." escape in a policy must not
+// reach the operator's terminal as a control sequence.
+std::string printable(std::string s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string Diag::str() const {
-  if (!at.known()) return "'" + file + "': " + message;
-  return where(file, at) + ": " + message;
+  if (!at.known()) return printable("'" + file + "': " + message);
+  return printable(where(file, at) + ": " + message);
 }
 
 std::string where(const std::string& file, Location at) {

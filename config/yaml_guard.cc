@@ -171,6 +171,8 @@ class TreeBuilder : public YAML::EventHandler {
     n.quoted = tag == "!";
     check_tag(n.at, tag);
     if (n.quoted && !quote_closed(m)) error(n.at, "quoted string is not closed");
+    // "\0" in a double-quoted string: no path, argument or variable can hold it.
+    if (value.find('\0') != std::string::npos) error(n.at, "string contains a NUL character");
     add(std::move(n));
   }
 

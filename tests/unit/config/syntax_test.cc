@@ -109,6 +109,8 @@ TEST_CASE("documents: empty, not a mapping, several, syntax errors", "[config]")
       {"unknown escape",
        "name: \"\\q\"\n",
        {"p.yaml:1:10: invalid YAML: unknown escape character: q"}},
+      {"NUL through an escape", kBase + "exec.env: {X: \"a\\0b\"}\n",
+       {"p.yaml:4:15: string contains a NUL character"}},
       {"list key", kBase + "? [a]\n: b\n", {"p.yaml:4:3: keys must be plain strings, got a list"}},
   };
   for (const Case& c : cases) {
@@ -141,6 +143,13 @@ TEST_CASE("anchors, aliases, tags and alias bombs are refused", "[config]") {
   REQUIRE(!errs.empty());
   CHECK(errs[0] == "p.yaml:1:5: anchors are not allowed in a policy");
   CHECK(errs.size() == 10 + 81);  // 10 anchors, 81 aliases, each reported once
+}
+
+TEST_CASE("control characters from escapes never reach the terminal raw", "[config]") {
+  // "\e]0;x\a" would retitle the operator's terminal; it is shown escaped.
+  CHECK(errors_of(kBase + "hostname: \"\\e]0;x\\a\"\n") ==
+        std::vector<std::string>{"p.yaml:4:11: hostname: expected an RFC 1123 host name of at "
+                                 "most 64 characters, got '\\x1b]0;x\\x07'"});
 }
 
 TEST_CASE("hostile shapes: deep nesting, many nodes, long keys", "[config]") {
