@@ -45,7 +45,7 @@ Verb add_daemon_verb(CLI::App& root) {
       root.add_subcommand("daemon", "run the supervisor: watch, heal and serve the control socket");
   v.app
       ->add_option("--policies", flags->policies,
-                   "Directory of jail policies (one YAML file per jail)")
+                   "directory of jail policies (one YAML file per jail)")
       ->required();
   v.app->add_option("--state", flags->opt.state_dir, "state directory")->capture_default_str();
   v.app->add_option("--socket", flags->opt.socket, "control socket path")->capture_default_str();

@@ -103,7 +103,8 @@ TEST_CASE("daemon: status works end to end and SIGTERM stops it cleanly", "[daem
   auto chk = run_goodcop({"check", "web1", "--socket", sock});
   CHECK(chk.status == 3);
   CHECK(chk.err == "goodcop: check: no jail 'web1'\n");
-  for (const char* verb : {"snapshot", "seal"}) {
+  // (`seal` and `restore` JAIL are served by the offline verbs until the lead merges the forms.)
+  for (const char* verb : {"snapshot", "rollback"}) {
     auto r = run_goodcop({verb, "web1", "--socket", sock});
     CHECK(r.status == 3);
     CHECK(r.err ==

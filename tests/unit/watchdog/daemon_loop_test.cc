@@ -38,6 +38,7 @@ struct Harness {
 
   ~Harness() {
     // Stop cleanly even when a REQUIRE failed, so no work is left on the pool.
+    for (auto& [name, j] : jails) j->release_restore();
     bool done = false;
     sup->stop_all([&] { done = true; });
     for (int i = 0; i < 500 && !done; ++i) io.run_one_for(milliseconds(10));
@@ -377,4 +378,24 @@ TEST_CASE("loop: stop_all stops every jail and persists it as stopped", "[daemon
   CHECK(h.store.load("a")->state == State::kStopped);
   Response r = h.call(req(Verb::kFreeze, "a"));
   CHECK(r.error == "the daemon is stopping");
+}
+
+TEST_CASE("loop: a stop during a heal lets the heal finish first", "[daemon][loop]") {
+  Harness h;
+  auto j = h.add("web1");
+  j->deviation = true;
+  j->hold_restore = true;
+  h.sup->start();
+  h.run_until([&] { return j->restoring(); });
+  bool done = false;
+  h.sup->stop_all([&] { done = true; });
+  for (int i = 0; i < 10; ++i) h.io.run_one_for(milliseconds(2));
+  CHECK_FALSE(done);  // the restore in flight is never cut short
+  j->release_restore();
+  h.run_until([&] { return done; });
+  CHECK(j->snapshot() ==
+        Strings{"start", "check", "freeze", "evidence", "kill", "restore", "start", "stop"});
+  auto rec = h.store.load("web1");
+  CHECK(rec->state == State::kStopped);
+  CHECK_FALSE(rec->dirty);  // stopped with a golden tree: the next daemon just starts it
 }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -26,6 +27,9 @@ struct FakeJail {
   int fail_starts = 0;         // this many start() calls throw (-1: all)
   bool fail_freeze = false;
   bool adopt_alive = true;
+  bool hold_restore = false;  // restore() blocks until release_restore()
+  bool in_restore = false;
+  std::condition_variable cv;
   int pipe_w = -1;  // the "main process"
   int pipe_r = -1;
 
@@ -42,6 +46,17 @@ struct FakeJail {
   void set_deviation(bool d) {
     std::lock_guard<std::mutex> l(m);
     deviation = d;
+  }
+  void release_restore() {
+    {
+      std::lock_guard<std::mutex> l(m);
+      hold_restore = false;
+    }
+    cv.notify_all();
+  }
+  bool restoring() {
+    std::lock_guard<std::mutex> l(m);
+    return in_restore;
   }
   // The main process exits.
   void die() {
@@ -103,7 +118,9 @@ class FakeDriver : public supervisor::JailDriver {
     end_process();
   }
   void restore() override {
-    std::lock_guard<std::mutex> l(j_->m);
+    std::unique_lock<std::mutex> l(j_->m);
+    j_->in_restore = true;
+    j_->cv.wait(l, [this] { return !j_->hold_restore; });
     j_->calls.push_back("restore");
     j_->deviation = false;
   }
