@@ -122,6 +122,8 @@ class Extractor {
       // tar's link entries carry no file type; the target is a regular file (files_).
       archive_entry_set_filetype(e, AE_IFREG);
     }
+    // The root stays the target directory: a "." symlink would redirect everything after it.
+    if (path == "." && archive_entry_filetype(e) != AE_IFDIR) refuse(path, "the root must be a directory");
     check_member(e, path, link_target);
     archive_entry_set_pathname(e, path.c_str());
     if (!opts_.dry_run) disk_.check(archive_write_header(disk_.get(), e), "extract", path);
