@@ -39,15 +39,17 @@ echo "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinf
 echo "openssl speed -evp sha256 -multi $(nproc) (16 KiB blocks):"
 openssl speed -seconds 2 -multi "$(nproc)" -evp sha256 2>/dev/null | awk '/^sha256/ {print "  " $6 " (" $0 ")"}'
 
-# measure NAME CMD...: runs once, records wall seconds and peak RSS (KiB).
-declare -A secs rss
+# measure NAME CMD...: runs once, records wall seconds, CPU seconds (user+sys,
+# children included: a fair figure when other jobs load the machine) and peak RSS (KiB).
+declare -A secs cpu rss
 measure() {
   local name=$1; shift
   local out=$mnt/time.out
-  /usr/bin/time -f '%e %M' -o "$out" "$@" >/dev/null 2>"$mnt/err.out" || true
-  read -r s r < <(tail -1 "$out")
+  /usr/bin/time -f '%e %M %U %S' -o "$out" "$@" >/dev/null 2>"$mnt/err.out" || true
+  read -r s r u k < <(tail -1 "$out")
   secs[$name]=$s
   rss[$name]=$r
+  cpu[$name]=$(awk -v u="$u" -v k="$k" 'BEGIN {printf "%.2f", u + k}')
 }
 
 for spec in "${sizes[@]}"; do
@@ -89,18 +91,22 @@ CONF
     rm -f "$mnt/aide.db"
   fi
 
-  printf '\n%-26s %9s %10s %11s %10s\n' tool seconds MB/s files/s "RSS MiB"
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+  printf '\n%-26s %9s %9s %10s %11s %10s\n' tool seconds cpu-s MB/s files/s "RSS MiB"
   for name in "goodcop build" "goodcop verify quick" "goodcop verify full" \
               "find|xargs openssl dgst" "find|xargs b3sum" "find -printf (metadata)" \
               "aide --init" "aide --check"; do
     [ -n "${secs[$name]:-}" ] || continue
-    awk -v n="$name" -v s="${secs[$name]}" -v r="${rss[$name]}" -v b="$bytes" -v f="$files" 'BEGIN {
+    awk -v n="$name" -v s="${secs[$name]}" -v c="${cpu[$name]}" -v r="${rss[$name]}" -v b="$bytes" -v f="$files" 'BEGIN {
       if (s < 0.005) s = 0.005
-      printf "%-26s %9.2f %10.0f %11.0f %10.1f\n", n, s, b / 1048576 / s, f / s, r / 1024 }'
+      printf "%-26s %9.2f %9.2f %10.0f %11.0f %10.1f\n", n, s, c, b / 1048576 / s, f / s, r / 1024 }'
   done
   ratio() { awk -v a="${secs[$1]}" -v b="${secs[$2]}" 'BEGIN { if (b < 0.005) b = 0.005; printf "%.2f", a / b }'; }
+  cratio() { awk -v a="${cpu[$1]}" -v b="${cpu[$2]}" 'BEGIN { if (b < 0.005) b = 0.005; printf "%.2f", a / b }'; }
   echo
-  echo "ratios (target in brackets):"
+  echo "cpu-second ratios: quick / find -printf = $(cratio 'goodcop verify quick' 'find -printf (metadata)')," \
+       "build / xargs openssl = $(cratio 'goodcop build' 'find|xargs openssl dgst')"
+  echo "wall-clock ratios (target in brackets):"
   echo "  build / xargs openssl dgst  = $(ratio 'goodcop build' 'find|xargs openssl dgst')   [<= 0.6]"
   echo "  verify full / xargs openssl = $(ratio 'goodcop verify full' 'find|xargs openssl dgst')"
   echo "  quick / find -printf        = $(ratio 'goodcop verify quick' 'find -printf (metadata)')   [<= 1.5]"
@@ -111,6 +117,6 @@ CONF
     echo "  peak RSS build / aide --init = $(awk -v a="${rss[goodcop build]}" -v b="${rss[aide --init]}" 'BEGIN {printf "%.2f", a / b}')   [< 1]"
     echo "  peak RSS quick / aide --check = $(awk -v a="${rss[goodcop verify quick]}" -v b="${rss[aide --check]}" 'BEGIN {printf "%.2f", a / b}')   [< 1]"
   fi
-  unset secs rss; declare -A secs rss
+  unset secs cpu rss; declare -A secs cpu rss
   rm -rf "$tree" "$mf"
 done

@@ -87,6 +87,7 @@ struct Parser {
   }
 
   std::string unescape(std::string_view s) const {
+    if (s.find('\\') == std::string_view::npos) return std::string(s);
     std::string out;
     out.reserve(s.size());
     for (size_t i = 0; i < s.size(); ++i) {
@@ -110,6 +111,19 @@ struct Parser {
   }
 
   uint64_t number(std::string_view key, std::string_view v, uint64_t max = UINT64_MAX) const {
+    // Fast path for the common short number; parse_uint() words the errors.
+    if (!v.empty() && v.size() <= 18 && (v[0] != '0' || v.size() == 1)) {
+      uint64_t n = 0;
+      bool ok = true;
+      for (char c : v) {
+        if (c < '0' || c > '9') {
+          ok = false;
+          break;
+        }
+        n = n * 10 + static_cast<uint64_t>(c - '0');
+      }
+      if (ok && n <= max) return n;
+    }
     auto r = parse_uint(v, 0, max);
     if (!r) fail(fmt::format("{}: {}", key, r.error));
     return r.value;
@@ -127,16 +141,25 @@ struct Parser {
     return (neg ? -s : s) * 1'000'000'000 + static_cast<int64_t>(ns);
   }
 
+  static int nibble(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  }
+
+  // Decodes lower-case hex into out (out.size() == v.size() / 2).
+  void unhex_into(std::string_view key, std::string_view v, char* out) const {
+    for (size_t i = 0; i + 1 < v.size(); i += 2) {
+      int hi = nibble(v[i]), lo = nibble(v[i + 1]);
+      if (hi < 0 || lo < 0) fail(std::string(key) + ": expected lower-case hex digits");
+      out[i / 2] = static_cast<char>(hi * 16 + lo);
+    }
+  }
+
   std::string unhex(std::string_view key, std::string_view v) const {
     if (v.size() % 2 != 0) fail(std::string(key) + ": expected hex digits");
-    std::string out;
-    auto nib = [&](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      fail(std::string(key) + ": expected lower-case hex digits");
-    };
-    for (size_t i = 0; i < v.size(); i += 2)
-      out += static_cast<char>(nib(v[i]) * 16 + nib(v[i + 1]));
+    std::string out(v.size() / 2, '\0');
+    unhex_into(key, v, out.data());
     return out;
   }
 
@@ -158,8 +181,8 @@ struct Parser {
   }
 };
 
-std::vector<std::string_view> split_words(std::string_view line) {
-  std::vector<std::string_view> words;
+void split_words(std::string_view line, std::vector<std::string_view>& words) {
+  words.clear();
   size_t i = 0;
   while (i < line.size()) {
     size_t sp = line.find(' ', i);
@@ -167,7 +190,6 @@ std::vector<std::string_view> split_words(std::string_view line) {
     words.push_back(line.substr(i, sp - i));
     i = sp + 1;
   }
-  return words;
 }
 
 }  // namespace
@@ -207,6 +229,8 @@ Manifest parse_manifest(std::string_view text, const ManifestLimits& limits) {
 
   Parser ps{limits};
   Manifest m;
+  std::vector<std::string_view> words;
+  m.entries().reserve(body.size() / 160 + 1);  // about 200 bytes per entry
   std::string prev_path;
   bool have_entry = false, have_ext = false;
   Entry cur{};
@@ -239,7 +263,8 @@ Manifest parse_manifest(std::string_view text, const ManifestLimits& limits) {
       bool have_ctime = false;
       std::vector<Xattr> xattrs;
       Entry& tail = m.entries().back();
-      for (std::string_view w : split_words(line.substr(kExtPrefix.size()))) {
+      split_words(line.substr(kExtPrefix.size()), words);
+      for (std::string_view w : words) {
         auto eq = w.find('=');
         if (eq == std::string_view::npos) ps.fail("expected key=value, got '" + std::string(w) + "'");
         std::string_view key = w.substr(0, eq), val = w.substr(eq + 1);
@@ -261,7 +286,7 @@ Manifest parse_manifest(std::string_view text, const ManifestLimits& limits) {
     }
     if (line.empty() || line[0] == '#' || line[0] == '/') ps.fail("unexpected line");
     if (have_entry && !have_ext) ps.fail("entry '" + escape_name(cur_path) + "' has no '#+' line");
-    std::vector<std::string_view> words = split_words(line);
+    split_words(line, words);
     cur = Entry{};
     cur_link.clear();
     cur_path = ps.rel_path(words[0]);
@@ -338,9 +363,8 @@ Manifest parse_manifest(std::string_view text, const ManifestLimits& limits) {
         if (cur_link.empty()) ps.fail("link: empty target");
       } else if (key == "sha256digest") {
         once(kH, key);
-        std::string raw = ps.unhex(key, val);
-        if (raw.size() != 32) ps.fail("sha256digest: expected 64 hex digits");
-        std::copy(raw.begin(), raw.end(), cur.sha256.begin());
+        if (val.size() != 64) ps.fail("sha256digest: expected 64 hex digits");
+        ps.unhex_into(key, val, reinterpret_cast<char*>(cur.sha256.data()));
         cur.hashed = true;
       } else {
         ps.fail("unknown keyword '" + std::string(key) + "'");
