@@ -360,7 +360,11 @@ std::optional<int> run_internal_mode(int argc, char** argv) {
   // The starter cleared O_CLOEXEC on these to pass them; set it back so nothing the jail
   // runs inherits them by accident.
   for (int fd : {a, b, c}) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-  return mode == kSetupArg ? setup_main(a, b, c) : enter_main(a, b, c);
+  if (mode == kSetupArg) return setup_main(a, b, c);
+  // _exit, not a return through exit(): this process now sees the jail's /proc, where it
+  // does not exist itself (it stayed in the host's pid namespace), and exit-time handlers
+  // that read /proc/self (LeakSanitizer's) hang there.
+  ::_exit(enter_main(a, b, c));
 }
 
 }  // namespace goodcop::kernel
