@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "base/error.h"
 #include "base/log.h"
@@ -32,6 +33,33 @@ void check_name(const std::string& name) {
 // mkdir that accepts an existing directory (the shared `goodcop` parent).
 void mkdir_parent(const std::string& path) {
   if (::mkdir(path.c_str(), 0755) < 0 && errno != EEXIST) throw SysError("mkdir", path, errno);
+}
+
+// Creates ROOT/goodcop (shared) and then DIR (ours). Another jail's destroy may rmdir the
+// empty shared parent between the two mkdirs: ENOENT then means "make the parent again".
+template <typename F>
+void make_own_dir(const std::string& root, const std::string& dir, const std::string& name,
+                  F after_parent) {
+  for (int attempt = 0;; ++attempt) {
+    mkdir_parent(root + "/" + kParent);
+    after_parent();
+    try {
+      cg::mkdir_own(dir, name);
+      return;
+    } catch (const SysError& e) {
+      if (e.code() != ENOENT || attempt == 3) throw;
+    }
+  }
+}
+
+// Removes the shared `goodcop` parent above a removed jail dir when it is empty, so the host
+// keeps no trace of goodcop once its last jail is gone. rmdir(2) refuses a non-empty cgroup
+// (EBUSY/ENOTEMPTY): then another jail still lives there and the parent stays.
+void remove_parent_if_empty(const std::string& jail_dir) {
+  std::string parent = jail_dir.substr(0, jail_dir.rfind('/'));
+  if (parent.size() > std::strlen(kParent) &&
+      parent.compare(parent.size() - std::strlen(kParent), std::string::npos, kParent) == 0)
+    ::rmdir(parent.c_str());
 }
 
 // Makes `controllers` available to goodcop/*: v2 only hands a controller to a child when the
@@ -90,10 +118,10 @@ JailCgroup JailCgroup::create(const std::string& name, const Limits& limits,
 
   if (layout.v2) {
     const std::string root = layout.v2->mount_point;
-    mkdir_parent(root + "/" + kParent);
-    if (!v2_controllers.empty()) enable_v2_controllers(root, v2_controllers);
     const std::string dir = root + "/" + kParent + "/" + name;
-    cg::mkdir_own(dir, name);
+    make_own_dir(root, dir, name, [&] {
+      if (!v2_controllers.empty()) enable_v2_controllers(root, v2_controllers);
+    });
     cg.dirs_.push_back({dir, {}});
     cg.v2_dir_ = dir;
     cg.v2_freeze_ = ::access((dir + "/cgroup.freeze").c_str(), F_OK) == 0;
@@ -102,9 +130,8 @@ JailCgroup JailCgroup::create(const std::string& name, const Limits& limits,
     if (!cg.v2_freeze_) need("freezer", true, "freezing and killing the jail");
   }
   for (const CgroupHierarchy* h : v1_needed) {
-    mkdir_parent(h->mount_point + "/" + kParent);
     const std::string dir = h->mount_point + "/" + kParent + "/" + name;
-    cg::mkdir_own(dir, name);
+    make_own_dir(h->mount_point, dir, name, [] {});
     cg.dirs_.push_back({dir, h->controllers});
   }
 
@@ -239,7 +266,10 @@ void JailCgroup::destroy() {
   if (dirs_.empty()) return;
   kill_all();
   // Bottom-up: children the jail may have created first, then ours, newest hierarchy first.
-  for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) cg::remove_tree(it->path);
+  for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+    cg::remove_tree(it->path);
+    remove_parent_if_empty(it->path);
+  }
   log_debug("cgroup '{}': destroyed", name_);
   dirs_.clear();
   v2_dir_.clear();
