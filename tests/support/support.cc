@@ -69,6 +69,28 @@ void write_text(const std::string& path, const std::string& data, unsigned mode)
   check(::fchmod(fd.get(), mode), "fchmod", path);
 }
 
+void drain_pipes(int out_fd, int err_fd, std::string& out, std::string& err) {
+  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+  int open_count = 2;
+  char buf[65536];
+  while (open_count > 0) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      throw SysError("poll", "", errno);
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        fds[i].fd = -1;
+        --open_count;
+      } else {
+        (i == 0 ? out : err).append(buf, static_cast<size_t>(n));
+      }
+    }
+  }
+}
+
 RunResult run(const std::vector<std::string>& argv, const std::string& input) {
   int in[2], out[2], err[2];
   REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
@@ -94,25 +116,7 @@ RunResult run(const std::vector<std::string>& argv, const std::string& input) {
   if (!input.empty()) write_all(win.get(), input, "stdin");
   win.reset();
   RunResult r;
-  pollfd fds[2] = {{rout.get(), POLLIN, 0}, {rerr.get(), POLLIN, 0}};
-  int open_count = 2;
-  char buf[65536];
-  while (open_count > 0) {
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      FAIL("poll failed");
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n <= 0) {
-        fds[i].fd = -1;
-        --open_count;
-      } else {
-        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
-      }
-    }
-  }
+  drain_pipes(rout.get(), rerr.get(), r.out, r.err);
   int st = 0;
   while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
   }

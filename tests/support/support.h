@@ -49,6 +49,10 @@ struct RunResult {
   std::string err;
 };
 
+// Reads two pipes (a child's stdout and stderr) until both reach EOF, without deadlocking
+// on either. Throws SysError when poll fails.
+void drain_pipes(int out_fd, int err_fd, std::string& out, std::string& err);
+
 // Runs argv (argv[0] is a path, not searched) with stdin from `input`, capturing
 // stdout and stderr. Fails the test if the command cannot be started.
 RunResult run(const std::vector<std::string>& argv, const std::string& input = "");

@@ -104,25 +104,7 @@ JailRun run_jail(kernel::JailSpec spec) {
   out_w.reset();
   err_w.reset();
   JailRun r;
-  pollfd fds[2] = {{out_r.get(), POLLIN, 0}, {err_r.get(), POLLIN, 0}};
-  int open_count = 2;
-  char buf[4096];
-  while (open_count > 0) {
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      throw SysError("poll", "", errno);
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n <= 0) {
-        fds[i].fd = -1;
-        --open_count;
-      } else {
-        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
-      }
-    }
-  }
+  drain_pipes(out_r.get(), err_r.get(), r.out, r.err);
   r.status = jail.wait();
   return r;
 }
