@@ -10,6 +10,9 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
+
+#include "base/error.h"
 
 namespace goodcop::supervisor {
 
@@ -26,6 +29,16 @@ struct Incident {
   std::string jail;
   std::string trigger;  // "deviation: 2 changed"
   std::chrono::system_clock::time_point time;
+  // What kind of bundle: "tamper" (a deviation found by a check) or "snapshot" (an
+  // operator's `goodcop snapshot` of a live jail, nothing is healed). Goes into the
+  // bundle's name ([a-z0-9-]+).
+  std::string kind = "tamper";
+};
+
+// The standard streams of a command run in the jail (`goodcop exec`): the client's own
+// descriptors, passed over the control socket. Not owned.
+struct ExecIo {
+  int fds[3] = {-1, -1, -1};
 };
 
 // One jail as the supervisor sees it.
@@ -58,6 +71,27 @@ class JailDriver {
   virtual int exit_fd() = 0;
   // The jail's address for status ("198.18.0.2", "-").
   virtual std::string address() const { return "-"; }
+
+  // Runs argv inside the running jail like jexec(8), with io as its stdio; blocks until
+  // it exits and returns its exit code (128+N on signal N). Unlike every other call it
+  // runs on a thread of its own and may overlap any of them (a shell may stay for hours);
+  // throws Error when the jail is not running.
+  virtual int exec(const std::vector<std::string>& argv, const ExecIo& io) {
+    (void)argv;
+    (void)io;
+    throw Error("exec: not supported by this jail driver");
+  }
+  // Accepts the jail's current tree as the next golden version (the old one is kept),
+  // makes it current and checks against it from now on. Returns a line for the operator:
+  // "golden version 3 sealed: /var/lib/goodcop/golden/web1/3.tar.zst".
+  virtual std::string seal() { throw Error("seal: not supported by this jail driver"); }
+  // Makes golden version `version` current ("" = the one before the current one) without
+  // touching the running jail; the caller then restores it. Returns a line for the operator:
+  // "golden version 2 is current: /var/lib/goodcop/golden/web1/2.tar.zst".
+  virtual std::string select_golden(const std::string& version) {
+    (void)version;
+    throw Error("rollback: not supported by this jail driver");
+  }
 };
 
 }  // namespace goodcop::supervisor
