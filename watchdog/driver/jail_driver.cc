@@ -1,0 +1,410 @@
+#include "watchdog/driver/jail_driver.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <thread>
+
+#include "backups/archive.h"
+#include "backups/evidence.h"
+#include "backups/fsops.h"
+#include "backups/overlay.h"
+#include "backups/restore.h"
+#include "backups/seal.h"
+#include "base/error.h"
+#include "base/fd.h"
+#include "base/log.h"
+#include "base/parse.h"
+#include "integrity/glob.h"
+#include "integrity/scan.h"
+
+namespace goodcop::driver {
+namespace {
+
+using namespace std::chrono_literals;
+
+// True when path is the root of a mount (statx STATX_ATTR_MOUNT_ROOT, Linux 5.8).
+bool is_mount_root(const std::string& path) {
+  struct statx sx {};
+  if (::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, 0, &sx) < 0) {
+    if (errno == ENOENT) return false;
+    throw SysError("statx", path, errno);
+  }
+  return (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+         (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+// mkdir -p for trusted host paths (the daemon's own state directory, the policy's path).
+void make_dirs(const std::string& path, mode_t mode) {
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i != path.size() && path[i] != '/') continue;
+    std::string part = path.substr(0, i);
+    if (::mkdir(part.c_str(), mode) < 0 && errno != EEXIST) throw SysError("mkdir", part, errno);
+  }
+}
+
+// The last `max` bytes of a file ("" when it cannot be read).
+std::string tail_of(const std::string& path, size_t max) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return "";
+  struct stat st {};
+  if (::fstat(fd.get(), &st) < 0) return "";
+  off_t from = st.st_size > static_cast<off_t>(max) ? st.st_size - static_cast<off_t>(max) : 0;
+  std::string out(static_cast<size_t>(st.st_size - from), '\0');
+  ssize_t n = ::pread(fd.get(), out.data(), out.size(), from);
+  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return out;
+}
+
+// Runs fn, retrying while it fails with EBUSY: a killed jail's mount namespace lets go of
+// its mounts shortly after its last process is reaped, not at once.
+template <typename Fn>
+auto retry_busy(Fn fn) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return fn();
+    } catch (const SysError& e) {
+      if (e.code() != EBUSY || attempt >= 40) throw;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+// A copy of `m` without the entries an IgnoreSet matches (the golden manifest as the
+// checks see it: ignored and kept paths are not compared).
+integrity::Manifest without_ignored(const integrity::Manifest& m,
+                                    const std::vector<std::string>& globs) {
+  integrity::IgnoreSet ignore(globs);
+  integrity::Manifest out;
+  out.ignore = globs;
+  for (const auto& e : m.entries()) {
+    std::string_view path = m.path(e);
+    if (!path.empty() && ignore.matches(path)) continue;
+    out.add(path, e, m.link_target(e), m.xattrs(e));
+  }
+  out.sort();
+  return out;
+}
+
+std::string summary_of(const integrity::Diff& d) {
+  if (!d.limit.empty()) return d.limit;
+  std::string s;
+  auto add = [&s](uint64_t n, const char* what) {
+    if (n == 0) return;
+    if (!s.empty()) s += ", ";
+    s += std::to_string(n) + " " + what;
+  };
+  add(d.changed, "changed");
+  add(d.added, "added");
+  add(d.removed, "removed");
+  if (!d.changes.empty()) {
+    std::string first = d.changes.front().path;
+    s += " (" + (first.empty() ? std::string("/") : "/" + first);
+    if (d.changes.size() > 1) s += ", ...";
+    s += ")";
+  }
+  return s;
+}
+
+// Identifies a deviation: the same paths with the same kinds of change give the same
+// fingerprint, so `on_tamper: alert` reports one deviation once.
+std::string fingerprint_of(const integrity::Diff& d) {
+  std::string text = d.limit + "\n";
+  for (const auto& c : d.changes) text += c.path + " " + std::to_string(c.kinds) + "\n";
+  return backups::sha256_hex(text);
+}
+
+}  // namespace
+
+PolicyDriver::PolicyDriver(config::Policy policy, const std::string& state_dir)
+    : p_(std::move(policy)),
+      state_dir_(state_dir),
+      paths_(jail_paths(state_dir, p_.name)),
+      ignores_(check_ignores(p_)) {}
+
+PolicyDriver::~PolicyDriver() = default;
+
+std::shared_ptr<kernel::Jail> PolicyDriver::jail() const {
+  std::lock_guard lock(mu_);
+  return jail_;
+}
+
+void PolicyDriver::set_jail(std::shared_ptr<kernel::Jail> j) {
+  std::shared_ptr<kernel::Jail> old;
+  {
+    std::lock_guard lock(mu_);
+    old = std::move(jail_);
+    jail_ = std::move(j);
+  }
+  // `old` is destroyed here, outside the lock (its destructor kills and reaps), or later
+  // by an exec() still holding it.
+}
+
+void PolicyDriver::drop_jail() {
+  auto j = jail();
+  if (!j) return;
+  if (!j->try_wait()) {
+    j->kill_all();
+    j->wait();
+  }
+  set_jail(nullptr);
+}
+
+void PolicyDriver::load_golden() {
+  std::string archive = backups::golden_current(p_.golden);
+  if (archive == golden_archive_ && golden_) return;
+  std::string sha = backups::verify_archive_digest(archive);
+  std::string text = backups::read_manifest_member(archive);
+  golden_ = integrity::parse_manifest(text);
+  golden_archive_ = archive;
+  golden_sha_ = sha;
+  golden_manifest_digest_ = backups::sha256_hex(text);
+}
+
+void PolicyDriver::check_keep_dirs() const {
+  // A kept path is bind-mounted over a directory of the golden tree. Creating a missing one
+  // would change its parent, which the checks would then report as tampering: ask for it
+  // in the golden tree instead.
+  for (const auto& k : p_.keep) {
+    struct stat st {};
+    std::string at = p_.path + k;
+    if (::lstat(at.c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
+      throw Error("jail '" + p_.name + "': keep path '" + k +
+                  "' is not a directory in the jail's tree: seal the golden tree with an empty "
+                  "directory there");
+  }
+}
+
+void PolicyDriver::prepare_tree(bool fresh) {
+  load_golden();
+  make_dirs(paths_.dir, 0700);
+  if (overlay()) {
+    make_dirs(paths_.lower, 0700);
+    std::string lower = backups::prepare_lower(golden_archive_, paths_.lower);
+    make_dirs(p_.path, 0755);
+    if (is_mount_root(p_.path)) {
+      if (!fresh) return;  // mounted by an earlier start of this jail: keep it
+      retry_busy([&] { backups::unmount_overlay(p_.path); });
+    }
+    make_dirs(rw_dir(), 0700);
+    if (p_.limits.disk && !is_mount_root(rw_dir()))
+      backups::mount_upper_quota(rw_dir(), *p_.limits.disk);
+    if (fresh || !exists(backups::upper_dirs(rw_dir()).upper)) backups::reset_upper(rw_dir());
+    backups::mount_overlay(lower, rw_dir(), p_.path);
+    return;
+  }
+  if (!fresh && exists(p_.path)) return;
+  make_dirs(backups::parent_dir(p_.path), 0755);
+  backups::recover_staging(p_.path, {});
+  retry_busy([&] { return backups::restore_plain(golden_archive_, p_.path); });
+}
+
+void PolicyDriver::unmount_tree() {
+  if (!overlay()) return;
+  if (is_mount_root(p_.path)) retry_busy([&] { backups::unmount_overlay(p_.path); });
+  if (p_.limits.disk && is_mount_root(rw_dir()))
+    retry_busy([&] { backups::unmount_upper_quota(rw_dir()); });
+}
+
+void PolicyDriver::start() {
+  drop_jail();
+  prepare_tree(false);
+  check_keep_dirs();
+  for (const auto& k : p_.keep) make_dirs(paths_.data + k, 0755);
+  UniqueFd null_fd(goodcop::check(::open("/dev/null", O_RDWR | O_CLOEXEC), "open", "/dev/null"));
+  UniqueFd out(goodcop::check(::open(paths_.output.c_str(),
+                            O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600),
+                     "open", paths_.output));
+  kernel::JailSpec spec = jail_spec(p_, paths_, null_fd.get(), out.get());
+  set_jail(std::make_shared<kernel::Jail>(kernel::start(spec)));
+}
+
+bool PolicyDriver::adopt() {
+  // Taking over a jail left running by a previous daemon needs the kernel layer's
+  // adoption; until then the supervisor starts it afresh (start() kills the leftovers).
+  return false;
+}
+
+integrity::Diff PolicyDriver::compare(bool* built_baseline) {
+  load_golden();
+  UniqueFd root = integrity::open_tree(p_.path);
+  if (!baseline_) {
+    // The first check after a restore or seal: hash everything once, accept the result as
+    // the local baseline only when its content is the golden archive's.
+    integrity::ScanOptions so;
+    so.ignore = ignores_;
+    integrity::Manifest built = integrity::build_manifest(root.get(), so);
+    integrity::Diff d = integrity::diff(without_ignored(*golden_, ignores_), built, false);
+    if (!d.clean()) return d;
+    baseline_bytes_ = 0;
+    for (const auto& e : built.entries()) baseline_bytes_ += e.size;
+    baseline_ = std::move(built);
+    rolling_ = {};
+    if (built_baseline) *built_baseline = true;
+    return d;
+  }
+  integrity::VerifyOptions vo;
+  vo.ignore = ignores_;
+  vo.rolling_budget = integrity::rolling_budget(
+      baseline_bytes_, static_cast<uint64_t>(p_.watch.interval.count()),
+      static_cast<uint64_t>(p_.watch.full_every.count()));
+  return integrity::verify(root.get(), *baseline_, vo, &rolling_);
+}
+
+supervisor::CheckResult PolicyDriver::check() {
+  integrity::Diff d = compare(nullptr);
+  supervisor::CheckResult r;
+  if (d.clean()) return r;
+  r.deviation = true;
+  r.summary = summary_of(d);
+  r.fingerprint = fingerprint_of(d);
+  last_diff_ = std::move(d);
+  return r;
+}
+
+void PolicyDriver::freeze() {
+  auto j = jail();
+  if (!j) throw Error("jail '" + p_.name + "' is not running");
+  j->freeze();
+}
+
+void PolicyDriver::thaw() {
+  auto j = jail();
+  if (!j) throw Error("jail '" + p_.name + "' is not running");
+  j->thaw();
+}
+
+std::string PolicyDriver::write_evidence(const supervisor::Incident& inc) {
+  load_golden();
+  integrity::Diff d = last_diff_;
+  if (inc.kind != "tamper") {
+    // A responder's snapshot: the tree as it is now against the golden state.
+    d = {};
+    try {
+      d = compare(nullptr);
+    } catch (const std::exception& e) {
+      d.limit = std::string("check failed: ") + e.what();
+    }
+  }
+  backups::Incident bi;
+  bi.jail = p_.name;
+  bi.trigger = inc.kind;
+  bi.detected_at = inc.time;
+  bi.policy_digest = backups::sha256_hex(fingerprint(p_));
+  bi.golden_digest = golden_sha_;
+  bi.manifest_digest = golden_manifest_digest_;
+  bi.collector = "goodcop daemon pid " + std::to_string(::getpid());
+  bi.diff_json = integrity::to_json(d).dump();
+  bi.tree_root = p_.path;
+  for (const auto& c : d.changes)
+    if (!(c.kinds & integrity::kRemoved)) bi.paths.push_back(c.path.empty() ? "." : c.path);
+  if (auto j = jail(); j && !j->try_wait()) bi.volatile_state = backups::collect_volatile(j->pid());
+  bi.volatile_state.push_back({"output.log", tail_of(paths_.output, 64 * 1024)});
+  backups::EvidenceOptions eo;
+  eo.dir = p_.evidence.dir;
+  eo.keep = p_.evidence.keep;
+  eo.signing_key = p_.evidence.sign_key;
+  return backups::write_bundle(bi, eo).path;
+}
+
+void PolicyDriver::kill() { drop_jail(); }
+
+void PolicyDriver::restore() {
+  drop_jail();
+  baseline_.reset();
+  last_diff_ = {};
+  golden_archive_.clear();  // re-read `current`: a rollback may have moved it
+  prepare_tree(true);
+}
+
+void PolicyDriver::stop() {
+  if (auto j = jail(); j && !j->try_wait()) {
+    try {
+      if (!p_.exec.stop.empty()) {
+        kernel::EnterOptions eo;
+        kernel::enter(*j, p_.exec.stop, eo);
+      } else {
+        j->signal(SIGTERM);
+      }
+    } catch (const std::exception& e) {
+      log_warn("jail '{}': graceful stop: {}", p_.name, e.what());
+    }
+    pollfd pfd{j->pidfd(), POLLIN, 0};
+    auto ms = p_.stop_timeout.count();
+    while (::poll(&pfd, 1, static_cast<int>(ms)) < 0 && errno == EINTR) {
+    }
+  }
+  drop_jail();
+  unmount_tree();
+}
+
+int PolicyDriver::exit_fd() {
+  auto j = jail();
+  return j ? j->pidfd() : -1;
+}
+
+std::string PolicyDriver::address() const {
+  if (!p_.ip4.empty()) return p_.ip4.front().addr_str();
+  if (!p_.ip6.empty()) return p_.ip6.front().addr_str();
+  return "-";
+}
+
+int PolicyDriver::exec(const std::vector<std::string>& argv, const supervisor::ExecIo& io) {
+  auto j = jail();
+  if (!j || j->try_wait()) throw Error("jail '" + p_.name + "' is not running");
+  kernel::EnterOptions eo;
+  eo.uid = j->spec().uid;
+  eo.gid = j->spec().gid;
+  eo.cwd = j->spec().cwd;
+  for (int i = 0; i < 3; ++i) eo.stdio[i] = io.fds[i];
+  return kernel::enter(*j, argv, eo);
+}
+
+std::string PolicyDriver::seal() {
+  backups::GoldenVersion v = backups::golden_seal(p_.path, p_.golden);
+  golden_archive_.clear();
+  baseline_.reset();  // the next check rebuilds it against the new golden manifest
+  last_diff_ = {};
+  load_golden();
+  return "golden version " + std::to_string(v.number) + " sealed: " + v.path;
+}
+
+std::string PolicyDriver::select_golden(const std::string& version) {
+  auto versions = backups::golden_list(p_.golden);
+  uint64_t number = 0;
+  if (version.empty()) {
+    const backups::GoldenVersion* prev = nullptr;
+    for (const auto& v : versions) {
+      if (v.current) break;
+      prev = &v;
+    }
+    if (prev == nullptr)
+      throw Error("jail '" + p_.name + "': no golden version before the current one");
+    number = prev->number;
+  } else {
+    auto n = parse_uint(version, 1);
+    if (!n) throw Error("jail '" + p_.name + "': invalid golden version '" + version + "'");
+    number = n.value;
+  }
+  const backups::GoldenVersion* found = nullptr;
+  for (const auto& v : versions)
+    if (v.number == number) found = &v;
+  if (found == nullptr)
+    throw Error("jail '" + p_.name + "': no golden version " + std::to_string(number) + " in '" +
+                p_.golden + "'");
+  backups::golden_set_current(p_.golden, number);
+  return "golden version " + std::to_string(number) + " is current: " + found->path;
+}
+
+}  // namespace goodcop::driver

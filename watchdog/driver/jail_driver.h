@@ -1,0 +1,81 @@
+#pragma once
+// PolicyDriver: the real JailDriver. It runs one jail as its policy says, over the
+// layers below: kernel/ confines it, integrity/ checks it, backups/ restores it from its
+// golden archive and preserves evidence. docs/operations.md ("Storage and healing")
+// describes what lives where.
+//
+// A check compares the tree with a local baseline: a manifest built from the tree itself
+// (so inode and ctime, which a jailed process cannot set back, are meaningful) that was
+// accepted only because its content equals the golden archive's manifest. The first check
+// after a restore or a seal builds it; until then nothing is trusted.
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "config/policy.h"
+#include "integrity/manifest.h"
+#include "integrity/verify.h"
+#include "kernel/jail.h"
+#include "watchdog/daemon/driver.h"
+#include "watchdog/driver/policy_map.h"
+
+namespace goodcop::driver {
+
+class PolicyDriver final : public supervisor::JailDriver {
+ public:
+  PolicyDriver(config::Policy policy, const std::string& state_dir);
+  ~PolicyDriver() override;
+  PolicyDriver(const PolicyDriver&) = delete;
+  PolicyDriver& operator=(const PolicyDriver&) = delete;
+
+  void start() override;
+  bool adopt() override;
+  supervisor::CheckResult check() override;
+  void freeze() override;
+  void thaw() override;
+  std::string write_evidence(const supervisor::Incident& incident) override;
+  void kill() override;
+  void restore() override;
+  void stop() override;
+  int exit_fd() override;
+  std::string address() const override;
+  int exec(const std::vector<std::string>& argv, const supervisor::ExecIo& io) override;
+  std::string seal() override;
+  std::string select_golden(const std::string& version) override;
+
+  const config::Policy& policy() const { return p_; }
+
+ private:
+  bool overlay() const { return p_.storage == config::Storage::overlay; }
+  std::string rw_dir() const { return paths_.dir + "/rw"; }  // overlay upper + work
+  std::shared_ptr<kernel::Jail> jail() const;
+  void set_jail(std::shared_ptr<kernel::Jail> j);
+  // Kills what is left of the jail and reaps it (idempotent).
+  void drop_jail();
+  // Reads the current golden archive's manifest when it changed.
+  void load_golden();
+  // Mounts (overlay) or creates (plain) the jail's tree from the current golden archive.
+  void prepare_tree(bool fresh);
+  void unmount_tree();
+  void check_keep_dirs() const;
+  integrity::Diff compare(bool* built_baseline);
+
+  config::Policy p_;
+  std::string state_dir_;
+  JailPaths paths_;
+  std::vector<std::string> ignores_;
+
+  mutable std::mutex mu_;  // guards jail_ against exec() on its own thread
+  std::shared_ptr<kernel::Jail> jail_;
+
+  std::string golden_archive_, golden_sha_, golden_manifest_digest_;
+  std::optional<integrity::Manifest> golden_;
+  std::optional<integrity::Manifest> baseline_;
+  integrity::RollingState rolling_;
+  uint64_t baseline_bytes_ = 0;
+  integrity::Diff last_diff_;
+};
+
+}  // namespace goodcop::driver
