@@ -93,7 +93,25 @@ struct Pending {
   std::string sha;  // hex of what was hashed now
   std::vector<Xattr> xattrs;
   bool have_xattrs = false;
+  bool hashed_clean = false;  // hashed now: bytes and xattrs are the manifest's
+  int64_t seen_ctime = 0;     // fstat of the opened file, before it was read
+  uint64_t seen_size = 0, seen_ino = 0;
 };
+
+// A fingerprint of an entry's recorded xattrs (FNV-1a over lengths and bytes): a
+// cache record made against one manifest is not reused against another.
+uint64_t xattr_print(const std::vector<Xattr>& xs) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](std::string_view s) {
+    for (char c : std::to_string(s.size()) + ':') h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  };
+  for (const Xattr& x : xs) {
+    mix(x.first);
+    mix(x.second);
+  }
+  return h;
+}
 
 Diff finish(const Manifest& ref, const Leaders& lr, const Manifest& cur, const Leaders& lc,
             std::vector<Pending>& pend, size_t max_changes) {
@@ -153,6 +171,13 @@ std::vector<Pending> merge(const Manifest& ref, const Leaders& lr, const Manifes
 
 }  // namespace
 
+// The one place that reaches into VerifyCache (declared a friend there).
+struct CacheAccess {
+  using Seen = VerifyCache::Seen;
+  static uint64_t& dev(VerifyCache& c) { return c.dev_; }
+  static std::unordered_map<std::string, Seen>& seen(VerifyCache& c) { return c.seen_; }
+};
+
 const char* kind_name(Kind k) {
   switch (k) {
     case kAdded: return "added";
@@ -195,7 +220,8 @@ Diff diff(const Manifest& old_m, const Manifest& new_m, bool local, size_t max_c
   return d;
 }
 
-Diff verify(int root_fd, const Manifest& m, const VerifyOptions& opts, RollingState* rolling) {
+Diff verify(int root_fd, const Manifest& m, const VerifyOptions& opts, RollingState* rolling,
+            VerifyCache* cache) {
   WalkOptions wo;
   std::vector<std::string> globs = m.ignore;
   globs.insert(globs.end(), opts.ignore.begin(), opts.ignore.end());
@@ -225,6 +251,29 @@ Diff verify(int root_fd, const Manifest& m, const VerifyOptions& opts, RollingSt
   std::vector<uint32_t> pending_of_ref(m.size(), kNone);
   std::vector<bool> scheduled;
   bool quick = opts.mode == VerifyMode::kQuick && opts.local;
+  // Records of files that hashed clean at their current (ctime, size, inode): the
+  // ones this tree still matches are carried into the cache's next state.
+  VerifyCache* vc = quick ? cache : nullptr;
+  std::unordered_map<std::string, CacheAccess::Seen> kept;
+  if (vc != nullptr) {
+    auto dev = static_cast<uint64_t>(fstat_fd(root_fd, "tree root").st_dev);
+    if (CacheAccess::dev(*vc) != dev) {
+      vc->clear();
+      CacheAccess::dev(*vc) = dev;
+    }
+  }
+  auto cached_clean = [&](const Entry& re, const Entry& ce) {
+    if (vc == nullptr || !re.hashed) return false;
+    auto& seen = CacheAccess::seen(*vc);
+    auto it = seen.find(std::string(cur.path(ce)));
+    if (it == seen.end()) return false;
+    const CacheAccess::Seen& s = it->second;
+    if (s.ctime_ns != ce.ctime_ns || s.size != ce.size || s.ino != ce.ino || s.sha256 != re.sha256 ||
+        s.xattrs != xattr_print(m.xattrs(re)))
+      return false;
+    kept.insert(*it);
+    return true;
+  };
   for (size_t pi = 0; pi < pend.size(); ++pi) {
     Pending& p = pend[pi];
     if (p.ri == kNone || p.ci == kNone) continue;
@@ -237,6 +286,7 @@ Diff verify(int root_fd, const Manifest& m, const VerifyOptions& opts, RollingSt
       continue;
     }
     bool untouched = re.ino == ce.ino && re.ctime_ns == ce.ctime_ns;
+    if (quick && !untouched && cached_clean(re, ce)) continue;
     if (!quick || !untouched) jobs.push_back({static_cast<uint32_t>(pi), true});
   }
   if (quick && rolling != nullptr && opts.rolling_budget > 0 && m.size() > 0) {
@@ -277,6 +327,9 @@ Diff verify(int root_fd, const Manifest& m, const VerifyOptions& opts, RollingSt
         p.note = "changed during the check";
         return;
       }
+      p.seen_ctime = static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+      p.seen_size = static_cast<uint64_t>(st.st_size);
+      p.seen_ino = st.st_ino;
       p.xattrs = read_xattrs_fd(fd.get(), opts.all_xattrs, rel);
       p.have_xattrs = true;
       if (p.xattrs != m.xattrs(re)) p.kinds |= kXattr;
@@ -291,6 +344,7 @@ Diff verify(int root_fd, const Manifest& m, const VerifyOptions& opts, RollingSt
       }
       p.sha = hex(out);
       if (!re.hashed || out != re.sha256) p.kinds |= kContent;
+      p.hashed_clean = (p.kinds & (kContent | kXattr | kUnreadable)) == 0;
     } catch (const SysError& e) {
       p.kinds |= kUnreadable;
       p.note = (e.code() == ENOENT || e.code() == ELOOP || e.code() == ENOTDIR || e.code() == EXDEV)
@@ -307,6 +361,17 @@ Diff verify(int root_fd, const Manifest& m, const VerifyOptions& opts, RollingSt
       it->kinds |= kUnreadable;
       it->note = "changed during the check";
     }
+  }
+  if (vc != nullptr) {
+    for (const Job& j : jobs) {
+      const Pending& p = pend[j.pi];
+      const Entry& re = m.entries()[p.ri];
+      // Only files whose ctime or inode moved need a record; the manifest covers the rest.
+      if (!p.hashed_clean || (p.seen_ctime == re.ctime_ns && p.seen_ino == re.ino)) continue;
+      kept[std::string(m.path(re))] =
+          CacheAccess::Seen{p.seen_ctime, p.seen_size, p.seen_ino, re.sha256, xattr_print(m.xattrs(re))};
+    }
+    CacheAccess::seen(*vc) = std::move(kept);
   }
   Diff d = finish(m, lr, cur, lc, pend, opts.max_changes);
   d.entries = cur.size();

@@ -2,9 +2,11 @@
 // Checking a tree against its manifest (quick or full, with a rolling rehash
 // budget), comparing two manifests, and rendering the result (human lines, JSON).
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -76,6 +78,36 @@ struct RollingState {
   uint64_t passes = 0; // completed passes over the whole manifest
 };
 
+// What quick checks learned about files whose ctime (or inode) moved while their
+// bytes and xattrs stayed the manifest's (touch, chmod and back, a rewrite with the
+// same bytes): "this path, at this (ctime, size, inode) on this device, hashed
+// clean". Keep one per tree next to the manifest and pass it to every verify():
+// such a file is then hashed once, not on every check until the baseline is
+// rebuilt. Any later write moves ctime again and voids the record. Bounded by the
+// manifest's file count; verify() keeps only the records the current tree still
+// matches, so it never grows stale.
+class VerifyCache {
+ public:
+  // The number of files remembered.
+  size_t size() const { return seen_.size(); }
+  // Forgets everything (the next check hashes every file whose ctime moved).
+  void clear() {
+    seen_.clear();
+    dev_ = 0;
+  }
+
+ private:
+  friend struct CacheAccess;
+  struct Seen {
+    int64_t ctime_ns = 0;
+    uint64_t size = 0, ino = 0;
+    std::array<uint8_t, 32> sha256{};  // the manifest's digest it matched
+    uint64_t xattrs = 0;               // fingerprint of the manifest's xattrs it matched
+  };
+  uint64_t dev_ = 0;  // st_dev of the tree the records are about
+  std::unordered_map<std::string, Seen> seen_;
+};
+
 struct VerifyOptions {
   VerifyMode mode = VerifyMode::kQuick;
   // The manifest was built from this very tree on this host, so inode and ctime
@@ -99,9 +131,11 @@ uint64_t rolling_budget(uint64_t total_bytes, uint64_t interval, uint64_t full_e
 
 // Checks the tree below root_fd against m. Files known to differ (new path, other
 // size, other type) are never opened for reading. Never throws for a deviation;
-// throws Error/SysError when the root itself cannot be read.
+// throws Error/SysError when the root itself cannot be read. `cache` (quick,
+// local checks only) skips files that hashed clean at their current ctime in an
+// earlier check, and is updated.
 Diff verify(int root_fd, const Manifest& m, const VerifyOptions& opts = {},
-            RollingState* rolling = nullptr);
+            RollingState* rolling = nullptr, VerifyCache* cache = nullptr);
 
 // Compares two manifests. local: also compare inode numbers (same host, same tree).
 Diff diff(const Manifest& old_m, const Manifest& new_m, bool local = false,

@@ -234,3 +234,66 @@ TEST_CASE("a manifest of 200,000 entries stays within a few tens of MB") {
   CHECK(m.memory_bytes() < 40u << 20);
   CHECK(sizeof(in::Entry) <= 112);
 }
+
+namespace {
+
+in::Diff quick_cached(const Tree& t, const in::Manifest& m, in::VerifyCache* cache) {
+  in::VerifyOptions o;
+  o.mode = in::VerifyMode::kQuick;
+  return in::verify(t.root.get(), m, o, nullptr, cache);
+}
+
+}  // namespace
+
+TEST_CASE("a file whose ctime moved but whose bytes are sealed is hashed once with a cache") {
+  Tree t;
+  // chmod and back: ctime moves, nothing else does.
+  REQUIRE(::chmod((t / "bin/tool").c_str(), 04755) == 0);
+  REQUIRE(::chmod((t / "bin/tool").c_str(), 0755) == 0);
+  CHECK(t.quick().files_hashed == 1);
+  CHECK(t.quick().files_hashed == 1);  // without a cache: on every check
+  in::VerifyCache cache;
+  in::Diff d1 = quick_cached(t, t.m, &cache);
+  CHECK(d1.clean());
+  CHECK(d1.files_hashed == 1);
+  CHECK(cache.size() == 1);
+  in::Diff d2 = quick_cached(t, t.m, &cache);
+  CHECK(d2.clean());
+  CHECK(d2.files_hashed == 0);
+  CHECK(cache.size() == 1);
+
+  // A later write moves ctime again: hashed, caught, and no longer remembered.
+  rewrite_same_size_keep_mtime(t / "bin/tool", "#!/bin/sh\necho HI\n");
+  in::Diff d3 = quick_cached(t, t.m, &cache);
+  CHECK(kinds_at(d3, "bin/tool") == in::kContent);
+  CHECK(d3.files_hashed == 1);
+  CHECK(cache.size() == 0);
+  CHECK(kinds_at(quick_cached(t, t.m, &cache), "bin/tool") == in::kContent);
+
+  // The sealed bytes put back: clean again after one more hash.
+  rewrite_same_size_keep_mtime(t / "bin/tool", "#!/bin/sh\necho hi\n");
+  CHECK(quick_cached(t, t.m, &cache).files_hashed == 1);
+  CHECK(quick_cached(t, t.m, &cache).files_hashed == 0);
+  cache.clear();
+  CHECK(quick_cached(t, t.m, &cache).files_hashed == 1);
+}
+
+TEST_CASE("a verify cache record is not trusted against another manifest or in full mode") {
+  Tree t;
+  REQUIRE(::chmod((t / "big").c_str(), 0600) == 0);
+  REQUIRE(::chmod((t / "big").c_str(), 0644) == 0);
+  in::VerifyCache cache;
+  REQUIRE(quick_cached(t, t.m, &cache).files_hashed == 1);
+  REQUIRE(quick_cached(t, t.m, &cache).files_hashed == 0);
+  // Another baseline says other bytes: the record (made against the first) is void.
+  in::Manifest other = t.m;
+  for (in::Entry& e : other.entries())
+    if (other.path(e) == "big") e.sha256[0] ^= 1;
+  in::Diff d = quick_cached(t, other, &cache);
+  CHECK(d.files_hashed == 1);
+  CHECK(kinds_at(d, "big") == in::kContent);
+  // Full mode hashes every file whatever the cache says.
+  in::VerifyOptions o;
+  o.mode = in::VerifyMode::kFull;
+  CHECK(in::verify(t.root.get(), t.m, o, nullptr, &cache).files_hashed == 5);
+}
