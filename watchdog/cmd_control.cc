@@ -75,9 +75,14 @@ int run_request(const std::string& verb, const ControlFlags& f) {
       std::cout << "\n";
       return dev ? kExitDeviation : kExitOk;
     }
-    case supervisor::Verb::kReload:
-      std::cout << "reloaded\n";
-      return kExitOk;
+    case supervisor::Verb::kReload: {
+      // The good changes are applied either way; broken files are a policy error (2).
+      std::cout << r.body.value("result", "reloaded") << "\n";
+      auto problems = r.body.value("problems", nlohmann::json::array());
+      for (const auto& p : problems)
+        if (p.is_string()) std::cerr << "goodcop: reload: " << p.get<std::string>() << "\n";
+      return problems.empty() ? kExitOk : kExitUsage;
+    }
     default:
       std::cout << f.req.jail << ": " << r.body.value("state", "done") << "\n";
       return kExitOk;

@@ -11,7 +11,7 @@ namespace goodcop::supervisor {
 
 namespace asio = boost::asio;
 
-int run_daemon(const DaemonOptions& opt, const Populate& populate, Supervisor::ReloadHook reload) {
+int run_daemon(const DaemonOptions& opt, PolicySource source) {
   asio::io_context io(1);
   // The lock comes first: a second daemon must refuse before it touches any state file.
   std::function<void(const Request&, Reply)> handler;
@@ -25,7 +25,7 @@ int run_daemon(const DaemonOptions& opt, const Populate& populate, Supervisor::R
   unsigned threads = opt.pool_threads;
   if (threads == 0) threads = std::max(2u, std::thread::hardware_concurrency());
   asio::thread_pool pool(threads);
-  Supervisor sup(io, pool, store, events, std::move(reload));
+  Supervisor sup(io, pool, store, events, std::move(source));
   handler = [&sup](const Request& r, Reply reply) { sup.handle(r, std::move(reply)); };
 
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
@@ -34,11 +34,14 @@ int run_daemon(const DaemonOptions& opt, const Populate& populate, Supervisor::R
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (ec) return;  // operation_aborted: we are stopping
       if (sig == SIGHUP) {
-        std::string err = sup.reload();
-        if (err.empty())
-          log_info("reload: done");
-        else
-          log_error("{}, jails keep their current policies", err);
+        sup.reload([](const ReloadResult& r) {
+          if (!r.error.empty()) {
+            log_error("{}, jails keep their current policies", r.error);
+            return;
+          }
+          for (const auto& p : r.problems) log_error("reload: {}", p);
+          log_info("{}", r.summary());
+        });
         wait_signal();
         return;
       }
@@ -59,7 +62,6 @@ int run_daemon(const DaemonOptions& opt, const Populate& populate, Supervisor::R
   wait_signal();
 
   try {
-    populate(sup);
     sup.start();
   } catch (...) {
     server.close();

@@ -20,12 +20,11 @@ struct DaemonOptions {
   uid_t control_uid = 0;      // who may use the control socket (root)
 };
 
-// Adds the jails (called once the control socket's lock is held, before the loop runs).
-using Populate = std::function<void(Supervisor&)>;
-
 // Runs the daemon until SIGTERM/SIGINT; returns the exit code (0 after a clean stop).
+// `source` is asked for the policies once the control socket's lock is held (start) and
+// on every SIGHUP or `goodcop reload`, always on the loop thread.
 // Throws Error before the loop runs (lock held by another daemon, bad state dir).
 // Prints "daemon ready: control socket '<path>'" (info) once it accepts requests.
-int run_daemon(const DaemonOptions& opt, const Populate& populate, Supervisor::ReloadHook reload);
+int run_daemon(const DaemonOptions& opt, PolicySource source);
 
 }  // namespace goodcop::supervisor

@@ -72,10 +72,15 @@ JailTask::~JailTask() {
   exit_watch_.close(ec);
 }
 
-void JailTask::begin(const std::optional<JailRecord>& rec) {
+void JailTask::begin(const std::optional<JailRecord>& rec, const std::string& why) {
   record_ = rec.value_or(JailRecord{});
   record_.jail = cfg_.name;
   Resume r = resume(rec);
+  std::string reason = r.why;
+  if (!why.empty())
+    reason = r.state == State::kStarting && r.action == Action::kStart
+                 ? why
+                 : why + " (" + std::string(r.why) + ")";
   State from = rec ? rec->state : State::kStopped;
   if (r.state == State::kMaintenance && record_.maintain_until_ms > 0) {
     maintain_until_ = System::time_point(milliseconds(record_.maintain_until_ms));
@@ -85,7 +90,8 @@ void JailTask::begin(const std::optional<JailRecord>& rec) {
   state_ = r.state;
   action_ = r.action;
   persist();
-  emit(from, state_, r.why);
+  emit(from, state_, reason);
+  changed();
   run(action_);
 }
 
@@ -98,7 +104,7 @@ void JailTask::request(const Request& req, Reply reply) {
     reply(Response::failure(3, "jail '" + cfg_.name + "' is busy: too many queued requests"));
     return;
   }
-  Queued q{Input::kCheckDue, "", std::move(reply), req.duration};
+  Queued q{Input::kCheckDue, "", std::move(reply), req.duration, Op::kInput, {}};
   switch (req.verb) {
     case Verb::kCheck:
       q.input = Input::kCheckDue;
@@ -115,6 +121,16 @@ void JailTask::request(const Request& req, Reply reply) {
     case Verb::kRestore:
       q.input = Input::kRestoreRequest;
       q.reason = "restore by operator";
+      break;
+    case Verb::kSnapshot:
+      q.op = Op::kSnapshot;
+      break;
+    case Verb::kSeal:
+      q.op = Op::kSeal;
+      break;
+    case Verb::kRollback:
+      q.op = Op::kRollback;
+      q.version = req.version;
       break;
     case Verb::kMaintain:
       q.input = req.on ? Input::kMaintainOn : Input::kMaintainOff;
@@ -134,14 +150,24 @@ void JailTask::request(const Request& req, Reply reply) {
   settle();
 }
 
-void JailTask::stop(std::function<void()> done) {
+void JailTask::stop(std::function<void()> done, const std::string& reason) {
   stop_waiters_.push_back(std::move(done));
   // Requests not started yet are answered now; the stop goes first.
+  std::string refusal = reason == "daemon stopping"
+                            ? std::string("the daemon is stopping")
+                            : "jail '" + cfg_.name + "' is stopping (" + reason + ")";
   for (Queued& q : queue_)
-    if (q.reply) q.reply(Response::failure(3, "the daemon is stopping"));
+    if (q.reply) q.reply(Response::failure(3, refusal));
   queue_.clear();
-  queue_.push_back(Queued{Input::kStop, "daemon stopping", {}, {}});
+  queue_.push_back(Queued{Input::kStop, reason, {}, {}, Op::kInput, {}});
   settle();
+}
+
+void JailTask::inherit_counters(const JailStatus& s) {
+  status_.checks = s.checks;
+  status_.deviations = s.deviations;
+  status_.heals = s.heals;
+  status_.evidence_failures = s.evidence_failures;
 }
 
 JailStatus JailTask::status() const {
@@ -167,8 +193,15 @@ bool JailTask::feed(Input in, const std::string& reason) {
               state_name(state_));
     return false;
   }
-  if (in == Input::kDeviation) record_.dirty = true;
-  if (in == Input::kRestored) record_.dirty = false;
+  if (in == Input::kDeviation) {
+    record_.dirty = true;
+    ++status_.deviations;
+  }
+  if (in == Input::kRestored) {
+    record_.dirty = false;
+    ++status_.heals;
+  }
+  if (in == Input::kEvidenceFailed) ++status_.evidence_failures;
   if (in == Input::kRestoreRequest) tracker_.reset();
   if (step->to == State::kStarting && (in == Input::kRestored || step->action == Action::kRestart))
     ++record_.restarts;
@@ -197,6 +230,7 @@ void JailTask::enter(Step step, const std::string& reason) {
     if (from != state_) emit(from, state_, reason);
   }
   if (state_ == State::kFailed) last_error_ = reason;
+  changed();
   run(action_);
 }
 
@@ -229,16 +263,23 @@ void JailTask::run(Action a) {
       return;
     case Action::kAdopt: {
       auto found = std::make_shared<bool>(false);
-      on_pool([driver, found] { *found = driver->adopt(); },
-              [this, found](const std::string& err) {
-                if (!err.empty() || !*found) {
-                  feed(Input::kDied,
-                       err.empty() ? "not found after a daemon restart" : "adopt failed: " + err);
-                  return;
-                }
-                arm_exit_watch();
-                feed(Input::kStarted, "adopted after a daemon restart");
-              });
+      // A daemon that died during a snapshot left the jail frozen: thaw what we adopt.
+      bool thaw = record_.snapshot && state_ != State::kFrozen;
+      record_.snapshot = false;
+      on_pool(
+          [driver, found, thaw] {
+            *found = driver->adopt();
+            if (*found && thaw) driver->thaw();
+          },
+          [this, found](const std::string& err) {
+            if (!err.empty() || !*found) {
+              feed(Input::kDied,
+                   err.empty() ? "not found after a daemon restart" : "adopt failed: " + err);
+              return;
+            }
+            arm_exit_watch();
+            feed(Input::kStarted, "adopted after a daemon restart");
+          });
       return;
     }
     case Action::kCheck: {
@@ -249,6 +290,7 @@ void JailTask::run(Action a) {
                 auto took = std::chrono::duration_cast<milliseconds>(Steady::now() - t0);
                 status_.last_check = format_time_utc(System::now());
                 status_.last_check_ms = took.count();
+                ++status_.checks;
                 if (!err.empty()) {
                   for (auto& w : std::exchange(check_waiters_, {}))
                     w(Response::failure(3, "jail '" + cfg_.name + "': check: " + err));
@@ -358,6 +400,10 @@ void JailTask::settle() {
   while (!queue_.empty() && !busy_) {
     Queued q = std::move(queue_.front());
     queue_.pop_front();
+    if (q.op != Op::kInput) {
+      run_op(std::move(q));
+      continue;
+    }
     if (q.input == Input::kMaintainOn) {
       auto window = q.duration.count() > 0 ? q.duration : cfg_.maintain_default;
       maintain_until_ = System::now() + window;
@@ -403,6 +449,154 @@ void JailTask::settle() {
   }
   if (state_ == State::kStopped)
     for (auto& w : std::exchange(stop_waiters_, {})) w();
+}
+
+Response JailTask::refuse(const char* verb) const {
+  return Response::failure(3, "jail '" + cfg_.name + "' is in state '" +
+                                  std::string(state_name(state_)) + "': cannot " + verb);
+}
+
+void JailTask::run_op(Queued q) {
+  switch (q.op) {
+    case Op::kSnapshot:
+      run_snapshot(std::move(q.reply));
+      return;
+    case Op::kSeal:
+      run_seal(std::move(q.reply));
+      return;
+    case Op::kRollback:
+      run_rollback(q.version, std::move(q.reply));
+      return;
+    case Op::kInput:
+      break;
+  }
+}
+
+// freeze (unless frozen) → evidence → thaw (unless it was frozen before), as one work
+// item: the jail's other calls wait (busy_), and the state does not change, so the
+// lifecycle table is not involved. The record's `snapshot` flag covers a daemon crash
+// between freeze and thaw (the adopting daemon thaws).
+void JailTask::run_snapshot(Reply reply) {
+  if (state_ != State::kRunning && state_ != State::kMaintenance && state_ != State::kFrozen) {
+    reply(refuse("snapshot"));
+    return;
+  }
+  bool was_frozen = state_ == State::kFrozen;
+  Incident inc{incident_id(cfg_.name, System::now()), cfg_.name, "snapshot by operator",
+               System::now(), "snapshot"};
+  if (!was_frozen) {
+    record_.snapshot = true;
+    persist();
+  }
+  struct Outcome {
+    std::string path, evidence_error, thaw_error;
+  };
+  auto out = std::make_shared<Outcome>();
+  auto driver = driver_.get();
+  on_pool(
+      [driver, inc, was_frozen, out] {
+        if (!was_frozen) driver->freeze();
+        try {
+          out->path = driver->write_evidence(inc);
+        } catch (const std::exception& e) {
+          out->evidence_error = e.what();
+        }
+        if (was_frozen) return;
+        try {
+          driver->thaw();
+        } catch (const std::exception& e) {
+          out->thaw_error = e.what();
+        }
+      },
+      [this, out, was_frozen, reply = std::move(reply)](const std::string& err) {
+        if (record_.snapshot) {
+          record_.snapshot = false;
+          persist();
+        }
+        std::string why;
+        if (!err.empty())
+          why = "freeze failed: " + err;
+        else if (!out->evidence_error.empty())
+          why = out->evidence_error;
+        if (!out->thaw_error.empty())
+          why += (why.empty() ? "" : ", ") + std::string("thaw failed: ") + out->thaw_error;
+        if (why.empty()) {
+          pending_evidence_ = out->path;
+          emit(state_, state_, "snapshot written");
+          reply(Response::success({{"jail", cfg_.name}, {"evidence", out->path}}));
+        } else {
+          if (!out->evidence_error.empty()) ++status_.evidence_failures;
+          std::string next = was_frozen || !out->thaw_error.empty() ? "" : ", jail thawed";
+          log_error("jail '{}': snapshot: {}{}", cfg_.name, why, next);
+          emit(state_, state_, "snapshot failed: " + why + next);
+          reply(Response::failure(3, "jail '" + cfg_.name + "': snapshot: " + why + next));
+          // A jail left frozen behind a running state would never be checked again.
+          if (!out->thaw_error.empty() && state_ == State::kRunning) {
+            changed();
+            feed(Input::kStepFailed, "snapshot: thaw failed: " + out->thaw_error);
+            return;
+          }
+        }
+        changed();
+        settle();
+      });
+}
+
+// The new golden version is the tree as it is now: only where the operator owns the
+// tree (running, maintenance), never while it is suspect (heal states, frozen, failed).
+void JailTask::run_seal(Reply reply) {
+  if (state_ != State::kRunning && state_ != State::kMaintenance) {
+    reply(refuse("seal"));
+    return;
+  }
+  auto line = std::make_shared<std::string>();
+  auto driver = driver_.get();
+  on_pool([driver, line] { *line = driver->seal(); },
+          [this, line, reply = std::move(reply)](const std::string& err) {
+            if (!err.empty()) {
+              log_error("jail '{}': seal: {}", cfg_.name, err);
+              reply(Response::failure(3, "jail '" + cfg_.name + "': seal: " + err));
+            } else {
+              last_alert_fingerprint_.clear();  // deviations are counted from the new golden
+              emit(state_, state_, "sealed: " + *line);
+              reply(Response::success({{"jail", cfg_.name}, {"result", *line}}));
+            }
+            changed();
+            settle();
+          });
+}
+
+// select_golden, then exactly the path of `goodcop restore` (kill → restore → start).
+void JailTask::run_rollback(const std::string& version, Reply reply) {
+  Context ctx{cfg_.on_tamper, false};
+  if (!transition(state_, Input::kRestoreRequest, ctx)) {
+    reply(refuse("roll back"));
+    return;
+  }
+  auto line = std::make_shared<std::string>();
+  auto driver = driver_.get();
+  on_pool([driver, line, version] { *line = driver->select_golden(version); },
+          [this, line, reply = std::move(reply)](const std::string& err) {
+            if (!err.empty()) {
+              log_error("jail '{}': rollback: {}", cfg_.name, err);
+              reply(Response::failure(3, "jail '" + cfg_.name + "': rollback: " + err));
+              settle();
+              return;
+            }
+            settle_waiters_.push_back([reply, line = *line](Response r) {
+              if (r.ok) r.body["result"] = line;
+              reply(std::move(r));
+            });
+            if (!feed(Input::kRestoreRequest, "rollback by operator: " + *line)) {
+              settle_waiters_.pop_back();
+              reply(refuse("roll back"));
+              settle();
+            }
+          });
+}
+
+void JailTask::changed() {
+  if (on_change_) on_change_();
 }
 
 void JailTask::persist() {
@@ -451,13 +645,14 @@ void JailTask::arm_exit_watch() {
   exit_watch_.assign(dup);
   uint64_t gen = ++exit_gen_;
   std::weak_ptr<bool> alive = alive_;
-  exit_watch_.async_wait(asio::posix::stream_descriptor::wait_read,
-                         [this, gen, alive](const boost::system::error_code& ec) {
-                           if (alive.expired() || ec || gen != exit_gen_) return;
-                           disarm_exit_watch();
-                           queue_.push_back(Queued{Input::kDied, "main process died", {}, {}});
-                           settle();
-                         });
+  exit_watch_.async_wait(
+      asio::posix::stream_descriptor::wait_read,
+      [this, gen, alive](const boost::system::error_code& ec) {
+        if (alive.expired() || ec || gen != exit_gen_) return;
+        disarm_exit_watch();
+        queue_.push_back(Queued{Input::kDied, "main process died", {}, {}, Op::kInput, {}});
+        settle();
+      });
 }
 
 void JailTask::disarm_exit_watch() {

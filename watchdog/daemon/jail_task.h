@@ -44,6 +44,11 @@ struct JailStatus {
   int64_t last_check_ms = -1;  // duration of the last check
   std::string last_incident;   // evidence path of the last incident, "" if none
   unsigned restarts = 0;
+  // Counters since the daemon started supervising the jail (metrics.h).
+  uint64_t checks = 0;             // checks completed (clean or not)
+  uint64_t deviations = 0;         // deviations found
+  uint64_t heals = 0;              // restores from golden completed
+  uint64_t evidence_failures = 0;  // evidence bundles that could not be written
 };
 
 using Reply = std::function<void(Response)>;
@@ -59,22 +64,36 @@ class JailTask {
   ~JailTask();
 
   // Picks the jail up from its record (persist.h resume()) and runs the first action.
-  void begin(const std::optional<JailRecord>& rec);
-  // An operator request (check, freeze, thaw, restore, maintain); replies when settled.
+  // `why` (if not empty) is the first event's reason instead of the resume table's.
+  void begin(const std::optional<JailRecord>& rec, const std::string& why = "");
+  // An operator request (check, snapshot, freeze, thaw, restore, maintain, seal,
+  // rollback); replies when settled. Requests run one at a time, between actions.
   void request(const Request& req, Reply reply);
-  // Stops the jail (after the action in flight, if any); `done` runs once it is stopped.
-  void stop(std::function<void()> done);
+  // Stops the jail (after the action in flight, and a heal in progress, if any); `done`
+  // runs once it is stopped. `reason` goes into the event.
+  void stop(std::function<void()> done, const std::string& reason = "daemon stopping");
+  // Runs after every state change and check (the metrics file is rewritten from it).
+  void on_change(std::function<void()> fn) { on_change_ = std::move(fn); }
+  // Keeps the counters of the task this one replaces (a reload restarted the jail).
+  void inherit_counters(const JailStatus& s);
 
   JailStatus status() const;
   State state() const { return state_; }
   const std::string& name() const { return cfg_.name; }
+  // The driver, for `goodcop exec` (which runs beside the task's own calls).
+  std::shared_ptr<JailDriver> driver() const { return driver_; }
 
  private:
+  // What a queued request does: feed an input to the state machine, or one of the
+  // operations that leave the state as it is (snapshot, seal) or lead into it (rollback).
+  enum class Op : uint8_t { kInput, kSnapshot, kSeal, kRollback };
   struct Queued {
     Input input;
     std::string reason;
     Reply reply;  // empty for internal inputs (a main process death)
     std::chrono::milliseconds duration{0};
+    Op op = Op::kInput;
+    std::string version;  // rollback
   };
 
   bool feed(Input in, const std::string& reason);
@@ -89,6 +108,12 @@ class JailTask {
   void disarm_exit_watch();
   void on_check_result(const CheckResult& r, std::chrono::milliseconds took);
   void fail_waiters_if_failed();
+  void run_op(Queued q);
+  void run_snapshot(Reply reply);
+  void run_seal(Reply reply);
+  void run_rollback(const std::string& version, Reply reply);
+  Response refuse(const char* verb) const;
+  void changed();
   // Runs fn on the pool; calls done(error) on the loop ("" = success).
   void on_pool(std::function<void()> fn, std::function<void(const std::string&)> done);
 
@@ -121,6 +146,7 @@ class JailTask {
   std::vector<Reply> check_waiters_;   // `goodcop check`: the check's result
   std::vector<Reply> settle_waiters_;  // other requests: the state once settled
   std::vector<std::function<void()>> stop_waiters_;
+  std::function<void()> on_change_;
   JailStatus status_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

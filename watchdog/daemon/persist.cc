@@ -32,6 +32,7 @@ std::string format_record(const JailRecord& r) {
       {"evidence", r.evidence},
       {"restarts", r.restarts},
       {"maintain_until_ms", r.maintain_until_ms},
+      {"snapshot", r.snapshot},
   };
   return j.dump(2) + "\n";
 }
@@ -58,6 +59,8 @@ JailRecord parse_record(const std::string& text, const std::string& what) {
     r.evidence = j.at("evidence").get<std::string>();
     r.restarts = j.at("restarts").get<unsigned>();
     r.maintain_until_ms = j.at("maintain_until_ms").get<int64_t>();
+    // Added after version 1 was first written: absent means no snapshot in progress.
+    r.snapshot = j.value("snapshot", false);
     return r;
   } catch (const nlohmann::json::exception& e) {
     // json's messages are "[json.exception.out_of_range.403] key 'x' not found": keep the tail.

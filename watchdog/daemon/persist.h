@@ -25,6 +25,9 @@ struct JailRecord {
   std::string evidence;           // the last evidence bundle written
   unsigned restarts = 0;          // restarts since the daemon started supervising the jail
   int64_t maintain_until_ms = 0;  // end of the maintenance window (Unix ms), 0 when none
+  // A `goodcop snapshot` froze the jail and has not thawed it yet: a daemon that died in
+  // between thaws the jail it adopts (an operator's snapshot must not freeze a customer).
+  bool snapshot = false;
   bool operator==(const JailRecord&) const = default;
 };
 

@@ -1,58 +1,237 @@
 #include "watchdog/daemon/supervisor.h"
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <optional>
+
 #include "base/error.h"
 #include "base/log.h"
 
 namespace goodcop::supervisor {
 
-Supervisor::Supervisor(boost::asio::io_context& io, boost::asio::thread_pool& pool,
-                       const StateStore& store, EventLog& events, ReloadHook reload)
-    : io_(io), pool_(pool), store_(store), events_(events), reload_(std::move(reload)) {}
+namespace asio = boost::asio;
 
-void Supervisor::add(JailConfig cfg, std::unique_ptr<JailDriver> driver) {
-  if (!valid_jail_name(cfg.name)) throw Error("invalid jail name '" + cfg.name + "'");
-  if (pending_.count(cfg.name) || tasks_.count(cfg.name))
-    throw Error("jail '" + cfg.name + "' is defined twice");
-  if (cfg.interval.count() <= 0) throw Error("jail '" + cfg.name + "': interval must be positive");
-  std::string name = cfg.name;
-  pending_.emplace(name, std::make_pair(std::move(cfg), std::move(driver)));
+std::string ReloadResult::summary() const {
+  return "reloaded: " + std::to_string(added) + " added, " + std::to_string(restarted) +
+         " restarted, " + std::to_string(removed) + " removed, " + std::to_string(unchanged) +
+         " unchanged";
+}
+
+Supervisor::Supervisor(asio::io_context& io, asio::thread_pool& pool, const StateStore& store,
+                       EventLog& events, PolicySource source)
+    : Supervisor(io, pool, store, events, std::move(source), Options{}) {}
+
+Supervisor::Supervisor(asio::io_context& io, asio::thread_pool& pool, const StateStore& store,
+                       EventLog& events, PolicySource source, Options opt)
+    : io_(io), pool_(pool), store_(store), events_(events), source_(std::move(source)), opt_(opt) {}
+
+Supervisor::~Supervisor() {
+  alive_.reset();
+  for (auto& [id, t] : execs_)
+    if (t.joinable()) t.join();
+}
+
+namespace {
+
+// The desired jails by name; invalid names and duplicates become problems.
+std::map<std::string, DesiredJail> index_jails(std::vector<DesiredJail>& jails,
+                                               std::vector<std::string>& problems) {
+  std::map<std::string, DesiredJail> out;
+  for (DesiredJail& d : jails) {
+    const std::string& name = d.cfg.name;
+    if (!valid_jail_name(name)) {
+      problems.push_back(d.file + ": invalid jail name '" + name + "'");
+      continue;
+    }
+    auto it = out.find(name);
+    if (it != out.end()) {
+      problems.push_back(d.file + ": jail '" + name + "' is already defined in '" +
+                         it->second.file + "', file ignored");
+      continue;
+    }
+    if (d.cfg.interval.count() <= 0) {
+      problems.push_back(d.file + ": jail '" + name + "': interval must be positive");
+      continue;
+    }
+    out.emplace(name, std::move(d));
+  }
+  return out;
+}
+
+}  // namespace
+
+void Supervisor::add_jail(DesiredJail d, size_t index, size_t count, const std::string& reason,
+                          std::vector<std::string>& problems) {
+  std::string name = d.cfg.name;
+  std::unique_ptr<JailDriver> driver;
+  try {
+    driver = d.make_driver ? d.make_driver() : nullptr;
+    if (!driver) throw Error("no jail driver");
+  } catch (const std::exception& e) {
+    // One jail that cannot be set up must not keep the others down.
+    std::string why = "jail '" + name + "': " + e.what() + ", not started";
+    log_error("{}", why);
+    problems.push_back(d.file + ": " + why);
+    return;
+  }
+  // Jails are spread by their rank among all jails, each over its own interval: with
+  // 50 jails at 5 s, one check starts every 100 ms instead of 50 at once.
+  auto offset = check_offset(index, count, d.cfg.interval);
+  auto task = std::make_unique<JailTask>(io_, pool_, std::move(d.cfg), std::move(driver), store_,
+                                         events_, offset);
+  std::optional<JailRecord> rec;
+  try {
+    rec = store_.load(name);
+  } catch (const std::exception& e) {
+    // A corrupt state file must not keep the jail down: start it from its golden tree.
+    log_error("jail '{}': {}, starting from scratch", name, e.what());
+    JailRecord dirty;
+    dirty.jail = name;
+    dirty.state = State::kStopped;
+    dirty.dirty = true;
+    rec = dirty;
+  }
+  JailTask* t = task.get();
+  jails_[name] = Entry{std::move(task), std::move(d.file), std::move(d.fingerprint), false};
+  t->begin(rec, reason);
 }
 
 void Supervisor::start() {
-  // Jails are spread by their rank among all jails, each over its own interval: with
-  // 50 jails at 5 s, one check starts every 100 ms instead of 50 at once.
-  size_t count = pending_.size(), index = 0;
-  for (auto& [name, p] : pending_) {
-    auto offset = check_offset(index++, count, p.first.interval);
-    auto task = std::make_unique<JailTask>(io_, pool_, std::move(p.first), std::move(p.second),
-                                           store_, events_, offset);
-    std::optional<JailRecord> rec;
-    try {
-      rec = store_.load(name);
-    } catch (const std::exception& e) {
-      // A corrupt state file must not keep the jail down: start it from its golden tree.
-      log_error("jail '{}': {}, starting from scratch", name, e.what());
-      JailRecord dirty;
-      dirty.jail = name;
-      dirty.state = State::kStopped;
-      dirty.dirty = true;
-      rec = dirty;
-    }
-    JailTask* t = task.get();
-    tasks_.emplace(name, std::move(task));
-    t->begin(rec);
-  }
-  pending_.clear();
+  PolicySet set = source_ ? source_() : PolicySet{};
+  std::vector<std::string> problems = set.problems;
+  auto want = index_jails(set.jails, problems);
+  size_t index = 0;
+  for (auto& [name, d] : want) add_jail(std::move(d), index++, want.size(), "", problems);
+  for (const auto& p : problems) log_error("{}", p);
 }
 
 JailTask* Supervisor::find(const std::string& name) {
-  auto it = tasks_.find(name);
-  return it == tasks_.end() ? nullptr : it->second.get();
+  auto it = jails_.find(name);
+  return it == jails_.end() ? nullptr : it->second.task.get();
 }
 
-std::string Supervisor::reload() {
-  if (!reload_) return "reload: no policy source";
-  return reload_();
+void Supervisor::reload(std::function<void(const ReloadResult&)> done) {
+  if (stopping_) {
+    ReloadResult r;
+    r.error = "the daemon is stopping";
+    done(r);
+    return;
+  }
+  reloads_.push_back(std::move(done));
+  if (!reloading_) next_reload();
+}
+
+void Supervisor::next_reload() {
+  if (reloads_.empty() || stopping_) {
+    reloading_ = false;
+    for (auto& done : std::exchange(reloads_, {})) {
+      ReloadResult r;
+      r.error = "the daemon is stopping";
+      done(r);
+    }
+    for (auto& w : std::exchange(idle_waiters_, {})) w();
+    return;
+  }
+  reloading_ = true;
+  auto done = std::move(reloads_.front());
+  reloads_.erase(reloads_.begin());
+  run_reload([this, done = std::move(done)](const ReloadResult& r) {
+    done(r);
+    next_reload();
+  });
+}
+
+void Supervisor::run_reload(std::function<void(const ReloadResult&)> done) {
+  auto res = std::make_shared<ReloadResult>();
+  PolicySet set;
+  try {
+    set = source_ ? source_() : PolicySet{};
+  } catch (const std::exception& e) {
+    res->error = std::string("reload: ") + e.what();
+    done(*res);
+    return;
+  }
+  res->problems = set.problems;
+  auto want = index_jails(set.jails, res->problems);
+  // The rank of each jail in the new set, for its check offset.
+  std::map<std::string, size_t> rank;
+  for (const auto& [name, d] : want) rank.emplace(name, rank.size());
+  size_t count = want.size();
+
+  // `pending` counts the stops still running plus one for this function, so `done`
+  // runs once, after the last of them (or right here when nothing had to stop).
+  auto pending = std::make_shared<size_t>(1);
+  auto finish = std::make_shared<std::function<void()>>([res, done = std::move(done), pending] {
+    if (--*pending == 0) done(*res);
+  });
+  std::weak_ptr<bool> alive = alive_;
+
+  // The jail stops (after a heal in progress: the stop waits for it), and only then is
+  // its old driver destroyed and, for a changed policy, the new one made and started.
+  auto retire = [&](Entry& e, const std::string& name, std::optional<DesiredJail> next) {
+    e.retiring = true;
+    ++*pending;
+    std::string reason = next ? "reload: policy changed, restarting" : "reload: policy removed";
+    auto carry = std::make_shared<std::optional<DesiredJail>>(std::move(next));
+    size_t r = carry->has_value() ? rank[name] : 0;
+    e.task->stop(
+        [this, alive, name, carry, r, count, res, finish] {
+          // Not from inside the task's own callback: destroy it from the loop.
+          asio::post(io_, [this, alive, name, carry, r, count, res, finish] {
+            if (alive.expired()) return;
+            auto it = jails_.find(name);
+            JailStatus counters;
+            if (it != jails_.end()) {
+              counters = it->second.task->status();
+              jails_.erase(it);  // the old driver goes with its task, its stop completed
+            }
+            if (!carry->has_value()) {
+              try {
+                store_.remove(name);
+              } catch (const std::exception& ex) {
+                log_error("jail '{}': {}", name, ex.what());
+              }
+            } else if (!stopping_) {
+              add_jail(std::move(**carry), r, count, "reload: started with the changed policy",
+                       res->problems);
+              if (JailTask* t = find(name)) t->inherit_counters(counters);
+            }
+            (*finish)();
+          });
+        },
+        reason);
+  };
+
+  for (auto& [name, e] : jails_) {
+    auto it = want.find(name);
+    if (set.broken_files.count(e.file)) {
+      // A broken policy file: the running jail keeps the policy it has.
+      ++res->unchanged;
+      if (it != want.end()) want.erase(it);
+      continue;
+    }
+    if (it == want.end()) {
+      ++res->removed;
+      retire(e, name, std::nullopt);
+      continue;
+    }
+    if (it->second.fingerprint == e.fingerprint) {
+      ++res->unchanged;
+      e.file = it->second.file;  // a renamed file with the same policy is no change
+      want.erase(it);
+      continue;
+    }
+    ++res->restarted;
+    retire(e, name, std::move(it->second));
+    want.erase(it);
+  }
+  for (auto& [name, d] : want) {
+    if (jails_.count(name)) continue;  // defined in a broken file's jail's place: keep that
+    size_t before = res->problems.size();
+    add_jail(std::move(d), rank[name], count, "reload: policy added", res->problems);
+    if (res->problems.size() == before) ++res->added;
+  }
+  (*finish)();
 }
 
 void Supervisor::handle(const Request& req, Reply reply) {
@@ -60,21 +239,14 @@ void Supervisor::handle(const Request& req, Reply reply) {
     case Verb::kStatus:
       reply(Response::success(status_json(status())));
       return;
-    case Verb::kReload: {
-      std::string err = reload();
-      if (err.empty())
-        reply(Response::success());
-      else
-        reply(Response::failure(3, err));
-      return;
-    }
-    // These need the backups and kernel layers behind the driver (issue 6, next step).
-    case Verb::kSnapshot:
-    case Verb::kExec:
-    case Verb::kSeal:
-    case Verb::kRollback:
-      reply(Response::failure(
-          3, std::string(verb_name(req.verb)) + ": not yet supported by this daemon"));
+    case Verb::kReload:
+      reload([reply](const ReloadResult& r) {
+        if (!r.error.empty()) {
+          reply(Response::failure(3, r.error));
+          return;
+        }
+        reply(Response::success({{"result", r.summary()}, {"problems", r.problems}}));
+      });
       return;
     default:
       break;
@@ -83,24 +255,36 @@ void Supervisor::handle(const Request& req, Reply reply) {
     reply(Response::failure(3, "the daemon is stopping"));
     return;
   }
-  JailTask* t = find(req.jail);
-  if (t == nullptr) {
+  auto it = jails_.find(req.jail);
+  if (it == jails_.end()) {
     reply(Response::failure(3, "no jail '" + req.jail + "'"));
     return;
   }
-  t->request(req, std::move(reply));
+  if (it->second.retiring) {
+    reply(Response::failure(3, "jail '" + req.jail + "' is being reloaded, try again"));
+    return;
+  }
+  if (req.verb == Verb::kExec) {
+    start_exec(req, std::move(reply));
+    return;
+  }
+  it->second.task->request(req, std::move(reply));
+}
+
+void Supervisor::start_exec(const Request&, Reply reply) {
+  reply(Response::failure(3, "exec: not yet supported by this daemon"));
 }
 
 void Supervisor::stop_all(std::function<void()> done) {
   stopping_ = true;
-  auto left = std::make_shared<size_t>(tasks_.size());
+  auto left = std::make_shared<size_t>(jails_.size());
   auto finish = std::make_shared<std::function<void()>>(std::move(done));
   if (*left == 0) {
     (*finish)();
     return;
   }
-  for (auto& [name, t] : tasks_) {
-    t->stop([left, finish] {
+  for (auto& [name, e] : jails_) {
+    e.task->stop([left, finish] {
       if (--*left == 0) (*finish)();
     });
   }
@@ -108,7 +292,7 @@ void Supervisor::stop_all(std::function<void()> done) {
 
 std::vector<JailStatus> Supervisor::status() const {
   std::vector<JailStatus> out;
-  for (const auto& [name, t] : tasks_) out.push_back(t->status());
+  for (const auto& [name, e] : jails_) out.push_back(e.task->status());
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "base/fd.h"
 #include "base/log.h"
@@ -33,12 +34,40 @@ struct Harness {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard =
       boost::asio::make_work_guard(io);
   boost::asio::thread_pool pool{2};
-  std::unique_ptr<Supervisor> sup =
-      std::make_unique<Supervisor>(io, pool, store, events, [] { return std::string(); });
+  // The policy "directory": what the source returns now (tests edit it between reloads).
+  std::map<std::string, JailConfig> policies;
+  std::map<std::string, std::string> fingerprints;  // name → fingerprint ("v1" by default)
+  std::map<std::string, std::string> files;         // name → file ("NAME.yaml" by default)
+  std::set<std::string> broken;
+  std::vector<std::string> problems;
+  std::map<std::string, int> drivers_made;
+  std::unique_ptr<Supervisor> sup = std::make_unique<Supervisor>(
+      io, pool, store, events, [this] { return source(); }, Supervisor::Options{2});
+
+  PolicySet source() {
+    PolicySet set;
+    for (const auto& [name, cfg] : policies) {
+      DesiredJail d;
+      d.cfg = cfg;
+      d.file = files.count(name) ? files[name] : name + ".yaml";
+      d.fingerprint = fingerprints.count(name) ? fingerprints[name] : "v1";
+      d.make_driver = [this, name = name] {
+        ++drivers_made[name];
+        return std::make_unique<FakeDriver>(jails.at(name));
+      };
+      set.jails.push_back(std::move(d));
+    }
+    set.problems = problems;
+    set.broken_files = broken;
+    return set;
+  }
 
   ~Harness() {
     // Stop cleanly even when a REQUIRE failed, so no work is left on the pool.
-    for (auto& [name, j] : jails) j->release_restore();
+    for (auto& [name, j] : jails) {
+      j->release_restore();
+      j->release_exec();
+    }
     bool done = false;
     sup->stop_all([&] { done = true; });
     for (int i = 0; i < 500 && !done; ++i) io.run_one_for(milliseconds(10));
@@ -53,7 +82,7 @@ struct Harness {
     cfg.interval = milliseconds(10);
     cfg.on_tamper = t;
     cfg.restart = rp;
-    sup->add(cfg, std::make_unique<FakeDriver>(j));
+    policies[name] = cfg;
     jails[name] = j;
     return j;
   }
@@ -344,9 +373,6 @@ TEST_CASE("loop: requests: check, freeze, thaw, maintain, unknown jails", "[daem
 
   Response unknown = h.call(req(Verb::kCheck, "nope"));
   CHECK(unknown.error == "no jail 'nope'");
-  Response seal = h.call(req(Verb::kSeal, "web1"));
-  CHECK(seal.exit_code == 3);
-  CHECK(seal.error == "seal: not yet supported by this daemon");
   Response st = h.call(req(Verb::kStatus));
   CHECK(st.body["jails"].size() == 2);
   CHECK(st.body["jails"][1]["jail"] == "web2");

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -32,6 +33,18 @@ struct FakeJail {
   std::condition_variable cv;
   int pipe_w = -1;  // the "main process"
   int pipe_r = -1;
+  // exec(): what it was asked to run, the exit code it returns, and a hold so a test can
+  // keep an "interactive shell" open while other calls go on.
+  std::vector<std::vector<std::string>> execs;
+  int exec_code = 0;
+  bool hold_exec = false;
+  int execs_running = 0;
+  int generation = 0;  // bumped when the "main process" ends: a running exec is killed
+  // seal() and select_golden(): the golden versions ("1" is the first), the current one.
+  int golden_versions = 1;
+  int golden_current = 1;
+  bool fail_seal = false;
+  std::string last_incident_kind;
 
   std::vector<std::string> snapshot() {
     std::lock_guard<std::mutex> l(m);
@@ -57,6 +70,17 @@ struct FakeJail {
   bool restoring() {
     std::lock_guard<std::mutex> l(m);
     return in_restore;
+  }
+  void release_exec() {
+    {
+      std::lock_guard<std::mutex> l(m);
+      hold_exec = false;
+    }
+    cv.notify_all();
+  }
+  int running_execs() {
+    std::lock_guard<std::mutex> l(m);
+    return execs_running;
   }
   // The main process exits.
   void die() {
@@ -109,8 +133,9 @@ class FakeDriver : public supervisor::JailDriver {
   std::string write_evidence(const supervisor::Incident& inc) override {
     std::lock_guard<std::mutex> l(j_->m);
     j_->calls.push_back("evidence");
+    j_->last_incident_kind = inc.kind;
     if (j_->fail_evidence) throw std::runtime_error("write '/ev': No space left on device");
-    return "/ev/" + inc.id + ".tar";
+    return "/ev/" + inc.id + "-" + inc.kind + ".tar";
   }
   void kill() override {
     std::lock_guard<std::mutex> l(j_->m);
@@ -135,6 +160,43 @@ class FakeDriver : public supervisor::JailDriver {
   }
   std::string address() const override { return "198.18.0.2"; }
 
+  // Like jexec: writes "ran ARGV0" to the given stdout, then waits while held; the exit
+  // code is exec_code, or 127 for a command named "missing". Not recorded in `calls`
+  // (it overlaps them by design) but in `execs`; never holds the mutex while it waits.
+  int exec(const std::vector<std::string>& argv, const supervisor::ExecIo& io) override {
+    std::unique_lock<std::mutex> l(j_->m);
+    if (j_->pipe_r < 0) throw std::runtime_error("jail is not running");
+    j_->execs.push_back(argv);
+    ++j_->execs_running;
+    std::string line = "ran " + argv.at(0) + "\n";
+    if (io.fds[1] >= 0 && ::write(io.fds[1], line.data(), line.size()) < 0)
+      throw std::runtime_error("write stdout failed");
+    int gen = j_->generation;
+    j_->cv.wait(l, [this, gen] { return !j_->hold_exec || j_->generation != gen; });
+    --j_->execs_running;
+    if (j_->generation != gen) return 128 + 9;  // killed with the jail
+    return argv.at(0) == "missing" ? 127 : j_->exec_code;
+  }
+  std::string seal() override {
+    std::lock_guard<std::mutex> l(j_->m);
+    j_->calls.push_back("seal");
+    if (j_->fail_seal)
+      throw std::runtime_error("seal: write '/golden/2.tar.zst': Disk quota exceeded");
+    j_->golden_current = ++j_->golden_versions;
+    j_->deviation = false;  // the current tree is golden now
+    return "golden version " + std::to_string(j_->golden_current) + " sealed";
+  }
+  std::string select_golden(const std::string& version) override {
+    std::lock_guard<std::mutex> l(j_->m);
+    j_->calls.push_back("select " + (version.empty() ? std::string("previous") : version));
+    int v = version.empty() ? j_->golden_current - 1 : std::atoi(version.c_str());
+    if (v < 1 || v > j_->golden_versions)
+      throw std::runtime_error("no golden version '" +
+                               (version.empty() ? std::to_string(v) : version) + "'");
+    j_->golden_current = v;
+    return "golden version " + std::to_string(v) + " is current";
+  }
+
  private:
   void record(const char* c) {
     std::lock_guard<std::mutex> l(j_->m);
@@ -151,6 +213,8 @@ class FakeDriver : public supervisor::JailDriver {
     if (j_->pipe_w >= 0) ::close(j_->pipe_w);
     if (j_->pipe_r >= 0) ::close(j_->pipe_r);
     j_->pipe_w = j_->pipe_r = -1;
+    ++j_->generation;
+    j_->cv.notify_all();
   }
   std::shared_ptr<FakeJail> j_;
 };
