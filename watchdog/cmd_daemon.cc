@@ -58,17 +58,17 @@ Verb add_daemon_verb(CLI::App& root) {
       std::cerr << "goodcop: daemon: " << e.what() << "\n";
       return kExitUsage;
     }
-    auto populate = [&files, flags](supervisor::Supervisor&) {
-      // TODO(issue 6): load each policy (config/), map it to a JailSpec and a driver
-      // over kernel/, integrity/ and backups/, and sup.add() it.
-      for (const auto& f : files)
+    // The one policy source (supervisor.h PolicySource), asked at start and on reload.
+    auto source = [flags] {
+      // TODO(issue 6): load each policy (config/), map it to a JailConfig and a driver
+      // over kernel/, integrity/ and backups/, and return them (broken files as problems).
+      supervisor::PolicySet set;
+      for (const auto& f : policy_files(flags->policies))
         log_warn("policy '{}/{}': not yet supervised: this build has no jail driver",
                  flags->policies, f);
+      return set;
     };
-    auto reload = [] {
-      return std::string("reload: not yet supported: this build loads no policies");
-    };
-    return supervisor::run_daemon(flags->opt, populate, reload);
+    return supervisor::run_daemon(flags->opt, source);
   };
   return v;
 }
