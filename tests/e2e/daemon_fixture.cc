@@ -110,11 +110,12 @@ void DaemonFixture::write_policy(const JailSetup& j) {
     << "golden: " << golden(j.name) << "\n"
     << "storage: " << j.storage << "\n"
     << "keep: [/var/uploads]\n"
+    << "userns: false\n"
     << "watch:\n  interval: " << j.interval << "\n  triggers: " << (j.triggers ? "true" : "false")
     << "\n"
     << "on_tamper: " << j.on_tamper << "\n"
     << "evidence:\n  dir: " << evidence_dir(j.name) << "\n"
-    << "restart:\n  backoff: 100ms\n  max: 3\n"
+    << "restart:\n  backoff: 1s\n  max: 3\n"
     << j.extra;
   std::string file = policies() + "/" + j.name + ".yaml";
   std::string tmp = file + ".tmp";

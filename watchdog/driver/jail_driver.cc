@@ -127,9 +127,11 @@ std::string fingerprint_of(const integrity::Diff& d) {
 
 }  // namespace
 
-PolicyDriver::PolicyDriver(config::Policy policy, const std::string& state_dir)
+PolicyDriver::PolicyDriver(config::Policy policy, const std::string& state_dir,
+                           const kernel::Helper& helper)
     : p_(std::move(policy)),
       state_dir_(state_dir),
+      helper_(helper),
       paths_(jail_paths(state_dir, p_.name)),
       ignores_(check_ignores(p_)) {}
 
@@ -227,7 +229,7 @@ void PolicyDriver::start() {
                             O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600),
                      "open", paths_.output));
   kernel::JailSpec spec = jail_spec(p_, paths_, null_fd.get(), out.get());
-  set_jail(std::make_shared<kernel::Jail>(kernel::start(spec)));
+  set_jail(std::make_shared<kernel::Jail>(kernel::start(spec, helper_)));
 }
 
 bool PolicyDriver::adopt() {
@@ -333,7 +335,7 @@ void PolicyDriver::stop() {
     try {
       if (!p_.exec.stop.empty()) {
         kernel::EnterOptions eo;
-        kernel::enter(*j, p_.exec.stop, eo);
+        kernel::enter(*j, p_.exec.stop, eo, helper_);
       } else {
         j->signal(SIGTERM);
       }
@@ -368,7 +370,7 @@ int PolicyDriver::exec(const std::vector<std::string>& argv, const supervisor::E
   eo.gid = j->spec().gid;
   eo.cwd = j->spec().cwd;
   for (int i = 0; i < 3; ++i) eo.stdio[i] = io.fds[i];
-  return kernel::enter(*j, argv, eo);
+  return kernel::enter(*j, argv, eo, helper_);
 }
 
 std::string PolicyDriver::seal() {

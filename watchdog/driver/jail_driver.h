@@ -25,7 +25,9 @@ namespace goodcop::driver {
 
 class PolicyDriver final : public supervisor::JailDriver {
  public:
-  PolicyDriver(config::Policy policy, const std::string& state_dir);
+  // `helper`: the binary that sets jails up (kernel/jail.h); tests name GOODCOP_BINARY.
+  PolicyDriver(config::Policy policy, const std::string& state_dir,
+               const kernel::Helper& helper = kernel::self_helper());
   ~PolicyDriver() override;
   PolicyDriver(const PolicyDriver&) = delete;
   PolicyDriver& operator=(const PolicyDriver&) = delete;
@@ -64,6 +66,7 @@ class PolicyDriver final : public supervisor::JailDriver {
 
   config::Policy p_;
   std::string state_dir_;
+  const kernel::Helper& helper_;
   JailPaths paths_;
   std::vector<std::string> ignores_;
 

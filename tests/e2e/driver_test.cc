@@ -1,0 +1,138 @@
+// The real jail driver alone, without the daemon: every call the supervisor makes, on a
+// busybox jail, in both storage modes, as root.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "backups/evidence.h"
+#include "backups/seal.h"
+#include "backups/spawn.h"
+#include "config/policy.h"
+#include "tests/e2e/daemon_fixture.h"
+#include "watchdog/driver/jail_driver.h"
+#include "watchdog/driver/policy_map.h"
+
+namespace goodcop::test {
+namespace {
+
+// The binaries that set jails up and extract archives: goodcop's, not this test's.
+const kernel::Helper& helper() {
+  static kernel::Helper h(GOODCOP_BINARY);
+  backups::set_helper_binary(GOODCOP_BINARY);
+  return h;
+}
+
+config::Policy policy_of(DaemonFixture& f, const JailSetup& j) {
+  f.add_jail(j);
+  auto r = config::load_policy_file(f.policies() + "/" + j.name + ".yaml");
+  INFO((r.diags.empty() ? std::string() : r.diags.front().str()));
+  REQUIRE(r.ok());
+  return *r.policy;
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("the driver starts, checks, preserves, restores and stops a jail", "[root][e2e]") {
+  GOODCOP_REQUIRE_ROOT();
+  auto storage = GENERATE(std::string("overlay"), std::string("plain"));
+  DYNAMIC_SECTION("storage " << storage) {
+    DaemonFixture f;
+    JailSetup j;
+    j.storage = storage;
+    config::Policy p = policy_of(f, j);
+    driver::PolicyDriver d(p, f.state_dir(), helper());
+    d.start();
+    CHECK(d.exit_fd() >= 0);
+    CHECK(d.address() == "198.18.1.2");
+    CHECK(f.wait_for([&] { return f.http_get("web1") == original_page("web1"); },
+                     std::chrono::seconds(10)));
+    // The first check builds the baseline, and finds the tree clean.
+    CHECK_FALSE(d.check().deviation);
+    CHECK_FALSE(d.check().deviation);
+
+    write_text(f.jail_path("web1") + "/www/index.html", "defaced\n");
+    auto r = d.check();
+    CHECK(r.deviation);
+    CHECK(r.summary == "1 changed (/www/index.html)");
+    CHECK_FALSE(r.fingerprint.empty());
+
+    d.freeze();
+    supervisor::Incident inc{"web1-x", "web1", "deviation", std::chrono::system_clock::now()};
+    std::string bundle = d.write_evidence(inc);
+    CHECK(backups::verify_bundle(bundle).ok());
+    d.kill();
+    CHECK(d.exit_fd() == -1);
+    d.restore();
+    CHECK(read_all(f.jail_path("web1") + "/www/index.html") == original_page("web1"));
+    d.start();
+    CHECK(f.wait_for([&] { return f.http_get("web1") == original_page("web1"); },
+                     std::chrono::seconds(10)));
+    CHECK_FALSE(d.check().deviation);
+
+    // exec runs inside the jail: it sees the jail's hostname and pid namespace.
+    int out[2];
+    REQUIRE(::pipe(out) == 0);
+    supervisor::ExecIo io;
+    io.fds[0] = 0;
+    io.fds[1] = out[1];
+    io.fds[2] = out[1];
+    CHECK(d.exec({"/bin/hostname"}, io) == 0);
+    ::close(out[1]);
+    char buf[64] = {};
+    CHECK(::read(out[0], buf, sizeof buf - 1) > 0);
+    ::close(out[0]);
+    CHECK(std::string(buf) == "web1\n");
+
+    d.stop();
+    CHECK(d.exit_fd() == -1);
+    CHECK(f.jail_pids("web1").empty());
+  }
+}
+
+TEST_CASE("the driver seals the live tree as a new golden version and rolls back",
+          "[root][e2e]") {
+  GOODCOP_REQUIRE_ROOT();
+  DaemonFixture f;
+  config::Policy p = policy_of(f, JailSetup{});
+  driver::PolicyDriver d(p, f.state_dir(), helper());
+  d.start();
+  CHECK_FALSE(d.check().deviation);
+  write_text(f.jail_path("web1") + "/www/index.html", "version 2\n");
+  CHECK(d.check().deviation);
+  std::string line = d.seal();
+  CHECK(line.find("golden version 2 sealed: ") == 0);
+  CHECK_FALSE(d.check().deviation);
+  CHECK(backups::golden_list(f.golden("web1")).size() == 2);
+
+  CHECK(d.select_golden("") == "golden version 1 is current: " + f.golden("web1") + "/1.tar.zst");
+  d.kill();
+  d.restore();
+  CHECK(read_all(f.jail_path("web1") + "/www/index.html") == original_page("web1"));
+  CHECK_THROWS_WITH(d.select_golden("9"),
+                    "jail 'web1': no golden version 9 in '" + f.golden("web1") + "'");
+  CHECK_THROWS_WITH(d.select_golden("x"), "jail 'web1': invalid golden version 'x'");
+  d.stop();
+}
+
+TEST_CASE("the driver refuses a keep path missing from the golden tree", "[root][e2e]") {
+  GOODCOP_REQUIRE_ROOT();
+  DaemonFixture f;
+  JailSetup j;
+  j.extra = "";
+  config::Policy p = policy_of(f, j);
+  p.keep = {"/var/nothere"};
+  driver::PolicyDriver d(p, f.state_dir(), helper());
+  CHECK_THROWS_WITH(d.start(),
+                    "jail 'web1': keep path '/var/nothere' is not a directory in the jail's tree: "
+                    "seal the golden tree with an empty directory there");
+  d.stop();
+}
+
+}  // namespace goodcop::test
