@@ -41,7 +41,7 @@ class Collector {
     std::string parent = parent_dir(rel), name = base_name(rel);
     UniqueFd dir;
     try {
-      dir = parent == "." ? UniqueFd(check(::dup(root_), "dup", rel))
+      dir = parent == "." ? UniqueFd(check(::fcntl(root_, F_DUPFD_CLOEXEC, 0), "dup", rel))
                           : open_beneath(root_, parent, O_RDONLY | O_DIRECTORY);
     } catch (const SysError& e) {
       f.note = e.code() == ENOENT ? "absent" : "not collected: " + std::string(e.what());
@@ -124,7 +124,7 @@ class Collector {
 
   static std::vector<std::string> names(int dirfd, const std::string& what) {
     std::vector<std::string> v;
-    DIR* dp = ::fdopendir(check(::dup(dirfd), "dup", what));
+    DIR* dp = ::fdopendir(check(::fcntl(dirfd, F_DUPFD_CLOEXEC, 0), "dup", what));
     if (dp == nullptr) throw SysError("fdopendir", what, errno);
     ScopeExit close_dir([&] { ::closedir(dp); });
     while (dirent* de = ::readdir(dp)) {

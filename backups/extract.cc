@@ -2,9 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +12,8 @@
 #include <string_view>
 
 #include "backups/archive.h"
+#include "backups/extract_helper.h"
+#include "backups/spawn.h"
 #include "base/error.h"
 #include "base/fd.h"
 
@@ -21,27 +22,43 @@ namespace {
 
 char type_of(mode_t ft) {
   switch (ft) {
-    case AE_IFREG: return 'f';
-    case AE_IFDIR: return 'd';
-    case AE_IFLNK: return 'l';
-    case AE_IFCHR: return 'c';
-    case AE_IFBLK: return 'b';
-    case AE_IFIFO: return 'p';
-    case AE_IFSOCK: return 's';
-    default: return '?';
+    case AE_IFREG:
+      return 'f';
+    case AE_IFDIR:
+      return 'd';
+    case AE_IFLNK:
+      return 'l';
+    case AE_IFCHR:
+      return 'c';
+    case AE_IFBLK:
+      return 'b';
+    case AE_IFIFO:
+      return 'p';
+    case AE_IFSOCK:
+      return 's';
+    default:
+      return '?';
   }
 }
 
 const char* type_word(char t) {
   switch (t) {
-    case 'f': return "file";
-    case 'd': return "directory";
-    case 'l': return "symlink";
-    case 'c': return "character device";
-    case 'b': return "block device";
-    case 'p': return "fifo";
-    case 's': return "socket";
-    default: return "unknown type";
+    case 'f':
+      return "file";
+    case 'd':
+      return "directory";
+    case 'l':
+      return "symlink";
+    case 'c':
+      return "character device";
+    case 'b':
+      return "block device";
+    case 'p':
+      return "fifo";
+    case 's':
+      return "socket";
+    default:
+      return "unknown type";
   }
 }
 
@@ -59,7 +76,9 @@ std::string octal(uint32_t m) {
 class Extractor {
  public:
   Extractor(const ExtractOptions& o, int archive_fd, const std::string& what)
-      : opts_(o), what_(what), reader_(open_tar_reader(archive_fd, what)),
+      : opts_(o),
+        what_(what),
+        reader_(open_tar_reader(archive_fd, what)),
         disk_(Archive::Kind::kWriteDisk) {
     // Owners, exact modes, times, xattrs, ACLs and holes restored; the SECURE_*
     // flags are libarchive's own line of defence, ours are in check_member().
@@ -90,7 +109,8 @@ class Extractor {
     }
     if (opts_.expected != nullptr) {
       for (const auto& [path, exp] : *opts_.expected) {
-        if (!seen_.count(path)) throw Error("manifest entry '" + path + "' missing from the archive");
+        if (!seen_.count(path))
+          throw Error("manifest entry '" + path + "' missing from the archive");
       }
     }
     if (!opts_.dry_run) disk_.check(archive_write_close(disk_.get()), "extract close", what_, true);
@@ -100,8 +120,8 @@ class Extractor {
  private:
   void extract_one(archive_entry* e) {
     if (++stats_.entries > opts_.limits.max_entries)
-      throw Error("archive '" + what_ + "': more than " +
-                  std::to_string(opts_.limits.max_entries) + " entries (refused as a tar bomb)");
+      throw Error("archive '" + what_ + "': more than " + std::to_string(opts_.limits.max_entries) +
+                  " entries (refused as a tar bomb)");
     const char* raw = archive_entry_pathname(e);
     std::string name = raw != nullptr ? raw : "";
     if (name.size() > opts_.limits.max_path) refuse(name.substr(0, 64) + "...", "path too long");
@@ -123,7 +143,8 @@ class Extractor {
       archive_entry_set_filetype(e, AE_IFREG);
     }
     // The root stays the target directory: a "." symlink would redirect everything after it.
-    if (path == "." && archive_entry_filetype(e) != AE_IFDIR) refuse(path, "the root must be a directory");
+    if (path == "." && archive_entry_filetype(e) != AE_IFDIR)
+      refuse(path, "the root must be a directory");
     check_member(e, path, link_target);
     archive_entry_set_pathname(e, path.c_str());
     if (!opts_.dry_run) disk_.check(archive_write_header(disk_.get(), e), "extract", path);
@@ -148,16 +169,20 @@ class Extractor {
     if (it == opts_.expected->end()) refuse(path, "not in the manifest");
     const ExpectedEntry& x = it->second;
     if (t != x.type)
-      refuse(path, std::string("is a ") + type_word(t) + ", the manifest says " + type_word(x.type));
-    if (perm != x.mode) refuse(path, "mode " + octal(perm) + ", the manifest says " + octal(x.mode));
+      refuse(path,
+             std::string("is a ") + type_word(t) + ", the manifest says " + type_word(x.type));
+    if (perm != x.mode)
+      refuse(path, "mode " + octal(perm) + ", the manifest says " + octal(x.mode));
     auto uid = static_cast<uint64_t>(archive_entry_uid(e));
     auto gid = static_cast<uint64_t>(archive_entry_gid(e));
     if (uid != x.uid || gid != x.gid)
       refuse(path, "owner " + std::to_string(uid) + ":" + std::to_string(gid) +
-                       ", the manifest says " + std::to_string(x.uid) + ":" + std::to_string(x.gid));
+                       ", the manifest says " + std::to_string(x.uid) + ":" +
+                       std::to_string(x.gid));
     if (t == 'l') {
       const char* target = archive_entry_symlink(e);
-      if (target == nullptr || x.link != target) refuse(path, "symlink target differs from the manifest");
+      if (target == nullptr || x.link != target)
+        refuse(path, "symlink target differs from the manifest");
     }
     if ((t == 'c' || t == 'b') && static_cast<uint64_t>(archive_entry_rdev(e)) != x.rdev)
       refuse(path, "device number differs from the manifest");
@@ -180,13 +205,15 @@ class Extractor {
       int rc = archive_read_data_block(reader_->get(), &buf, &size, &offset);
       if (rc == ARCHIVE_EOF) break;
       reader_->check(rc, "archive read", path, true);
-      if (offset < 0 || static_cast<uint64_t>(offset) < done) refuse(path, "overlapping data blocks");
+      if (offset < 0 || static_cast<uint64_t>(offset) < done)
+        refuse(path, "overlapping data blocks");
       stats_.bytes += size;
       if (stats_.bytes > opts_.limits.max_bytes)
         throw Error("archive '" + what_ + "': more than " + std::to_string(opts_.limits.max_bytes) +
                     " bytes of data (refused as a tar bomb)");
       if (x != nullptr) {
-        if (static_cast<uint64_t>(offset) + size > x->size) refuse(path, "larger than the manifest says");
+        if (static_cast<uint64_t>(offset) + size > x->size)
+          refuse(path, "larger than the manifest says");
         h.update_zeros(static_cast<uint64_t>(offset) - done);
         h.update(buf, size);
       }
@@ -209,14 +236,6 @@ class Extractor {
   std::set<std::string> seen_, symlinks_, files_;
 };
 
-// Writes the whole message to the pipe; the helper has nothing better to do on error.
-void report(int fd, const std::string& msg) {
-  try {
-    write_all(fd, msg, "extract report pipe");
-  } catch (...) {
-  }
-}
-
 }  // namespace
 
 std::string normalize_member_path(const std::string& name) {
@@ -237,49 +256,42 @@ std::string normalize_member_path(const std::string& name) {
   return out.empty() ? "." : out;
 }
 
+ExtractStats extract_from_fd(int archive_fd, const std::string& what, const ExtractOptions& opts) {
+  Extractor x(opts, archive_fd, what);
+  return x.run();
+}
+
 ExtractStats extract_archive(const std::string& archive, const std::string& target,
                              const ExtractOptions& opts) {
+  // Everything the helper needs is opened and written before it starts (spawn.h).
   UniqueFd afd = open_fd(archive, O_RDONLY | O_NOCTTY);
   UniqueFd tfd = open_fd(target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  UniqueFd ofd(check(::memfd_create("goodcop-extract", MFD_CLOEXEC), "memfd_create", archive));
+  write_all(ofd.get(), encode_extract_options(opts, archive), "extract options");
+  check(::lseek(ofd.get(), 0, SEEK_SET), "lseek", "extract options");
   int p[2];
-  check(::pipe2(p, O_CLOEXEC), "pipe2");
+  check(::pipe2(p, O_CLOEXEC), "pipe2", "extract report");
   UniqueFd rd(p[0]), wr(p[1]);
-  pid_t parent = ::getpid();
-  pid_t pid = check(::fork(), "fork", "extract helper");
-  if (pid == 0) {
-    // The helper: dies with its parent (a SIGKILLed restore must not leave a writer
-    // behind in the staging tree), works relative to the target dir.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(3);
-    rd.reset();
-    try {
-      check(::fchdir(tfd.get()), "fchdir", target);
-      ::umask(022);
-      Extractor x(opts, afd.get(), archive);
-      ExtractStats st = x.run();
-      report(wr.get(), "ok " + std::to_string(st.entries) + " " + std::to_string(st.bytes));
-      ::_exit(0);
-    } catch (const std::exception& e) {
-      report(wr.get(), std::string("error ") + e.what());
-    } catch (...) {
-      report(wr.get(), "error unknown failure");
-    }
-    ::_exit(1);
-  }
+  std::string helper = helper_binary();
+  SpawnOptions so;
+  so.pass_fds = {ofd.get(), afd.get(), tfd.get(), wr.get()};
+  if (opts.hold_fd >= 0) so.pass_fds.push_back(opts.hold_fd);
+  pid_t pid =
+      spawn_program({helper, kExtractMode, std::to_string(::getpid()), std::to_string(ofd.get()),
+                     std::to_string(afd.get()), std::to_string(tfd.get()), std::to_string(wr.get()),
+                     std::to_string(opts.hold_fd)},
+                    so);
   wr.reset();
   std::string msg;
   char buf[4096];
   for (;;) {
     ssize_t n = ::read(rd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+    if (n <= 0 || msg.size() > (1u << 20)) break;
     msg.append(buf, static_cast<size_t>(n));
   }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw SysError("waitpid", "extract helper", errno);
-  }
-  if (msg.rfind("ok ", 0) == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+  int status = wait_program(pid, "extract helper");
+  if (msg.rfind("ok ", 0) == 0 && status == 0) {
     ExtractStats st;
     unsigned long long a = 0, b = 0;
     if (std::sscanf(msg.c_str() + 3, "%llu %llu", &a, &b) == 2) {
@@ -289,10 +301,11 @@ ExtractStats extract_archive(const std::string& archive, const std::string& targ
     return st;
   }
   if (msg.rfind("error ", 0) == 0) throw Error("extract '" + archive + "': " + msg.substr(6));
-  if (WIFSIGNALED(status))
+  if (status > 128)
     throw Error("extract '" + archive + "': helper killed by signal " +
-                std::to_string(WTERMSIG(status)));
-  throw Error("extract '" + archive + "': helper failed without a reason");
+                std::to_string(status - 128));
+  throw Error("extract '" + archive + "': helper '" + helper + "' failed without a reason (exit " +
+              std::to_string(status) + ")");
 }
 
 }  // namespace goodcop::backups

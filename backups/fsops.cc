@@ -20,7 +20,7 @@ namespace {
 void remove_below(int dfd, const std::string& what, dev_t dev) {
   std::vector<std::string> names;
   {
-    DIR* dp = ::fdopendir(check(::dup(dfd), "dup", what));
+    DIR* dp = ::fdopendir(check(::fcntl(dfd, F_DUPFD_CLOEXEC, 0), "dup", what));
     if (dp == nullptr) throw SysError("fdopendir", what, errno);
     ScopeExit close_dir([&] { ::closedir(dp); });
     ::rewinddir(dp);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 
 #include "backups/fsops.h"
@@ -29,7 +30,9 @@ std::string prepare_lower(const std::string& archive, const std::string& lower_r
       if (!S_ISDIR(st.st_mode)) throw Error("'" + lower + "' is not a directory");
       return lower;
     }
-    std::string tmp = lower + ".tmp." + std::to_string(::getpid());
+    // Unique per call: threads of one daemon may prepare the same version at once.
+    static std::atomic<uint64_t> serial{0};
+    std::string tmp = lower + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(++serial);
     remove_tree(tmp);
     check(::mkdir(tmp.c_str(), 0700), "mkdir", tmp);
     ScopeExit drop_tmp([&] { remove_tree(tmp); });
@@ -41,8 +44,11 @@ std::string prepare_lower(const std::string& archive, const std::string& lower_r
     extract_archive(archive, tmp, xo);
     TreeCheck c = verify_tree(tmp, m);
     if (!c.clean) throw Error("extracted tree differs from the manifest: " + c.diff_json);
-    check(::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, lower.c_str(), RENAME_NOREPLACE),
-          "renameat2", lower);
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, lower.c_str(), RENAME_NOREPLACE) < 0) {
+      // Another preparation of the same version won the race: its tree is as good as ours.
+      if (errno == EEXIST && ::lstat(lower.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return lower;
+      throw SysError("renameat2", lower, errno);
+    }
     drop_tmp.dismiss();
     fsync_dir(lower_root);
     return lower;

@@ -36,7 +36,7 @@ void move_across(int src, int dst, const std::string& rel) {
   std::string parent = parent_dir(rel), name = base_name(rel);
   UniqueFd sp;
   try {
-    sp = parent == "." ? UniqueFd(check(::dup(src), "dup", rel))
+    sp = parent == "." ? UniqueFd(check(::fcntl(src, F_DUPFD_CLOEXEC, 0), "dup", rel))
                        : open_beneath(src, parent, O_RDONLY | O_DIRECTORY);
   } catch (const SysError& e) {
     // Missing, or reached through a symlink or another mount the jail planted: not
@@ -47,7 +47,7 @@ void move_across(int src, int dst, const std::string& rel) {
   }
   if (!exists_at(sp.get(), name)) return;
   make_parents_at(dst, rel);
-  UniqueFd dp = parent == "." ? UniqueFd(check(::dup(dst), "dup", rel))
+  UniqueFd dp = parent == "." ? UniqueFd(check(::fcntl(dst, F_DUPFD_CLOEXEC, 0), "dup", rel))
                               : open_beneath(dst, parent, O_RDONLY | O_DIRECTORY);
   if (exists_at(dp.get(), name)) {
     struct stat st {};
@@ -108,7 +108,7 @@ void recover_staging(const std::string& dir, const std::vector<std::string>& kee
       bool in_tree = false;
       try {
         std::string parent = parent_dir(rel);
-        UniqueFd p = parent == "." ? UniqueFd(check(::dup(d.get()), "dup", rel))
+        UniqueFd p = parent == "." ? UniqueFd(check(::fcntl(d.get(), F_DUPFD_CLOEXEC, 0), "dup", rel))
                                    : open_beneath(d.get(), parent, O_RDONLY | O_DIRECTORY);
         in_tree = exists_at(p.get(), base_name(rel));
       } catch (const SysError&) {
@@ -134,9 +134,9 @@ RestoreResult restore_plain(const std::string& archive, const std::string& dir_i
       keep.push_back(rel);
     }
 
-    // One restore of `dir` at a time. The extraction helper inherits the lock, so a
-    // restore killed mid-way holds it until its helper is dead too: the next one waits
-    // instead of racing a dying writer in the staging tree.
+    // One restore of `dir` at a time. The extraction helper is passed the lock (hold_fd),
+    // so a restore killed mid-way holds it until its helper is dead too: the next one
+    // waits instead of racing a dying writer in the staging tree.
     std::string staging = staging_path(dir);
     UniqueFd lock = open_fd(staging + ".lock", O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
     while (::flock(lock.get(), LOCK_EX) < 0) {
@@ -152,6 +152,7 @@ RestoreResult restore_plain(const std::string& archive, const std::string& dir_i
     xo.limits = opts.limits;
     xo.expected = &m.expected;
     xo.skip_manifest_member = true;
+    xo.hold_fd = lock.get();
     ExtractStats st = extract_archive(archive, staging, xo);
     r.entries = st.entries;
     r.bytes = st.bytes;

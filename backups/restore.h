@@ -41,7 +41,8 @@ RestoreResult verify_archive(const std::string& archive, const RestoreOptions& o
 
 // Plain-mode restore of `dir` from `archive` (see above). `dir` must not be a mount
 // point (renameat2 fails with EBUSY): swap while the jail's root is unmounted.
-// Throws Error on any failure; `dir` is then left as it was. Single-threaded callers only.
+// Throws Error on any failure; `dir` is then left as it was. Safe from any thread;
+// concurrent restores of one `dir` take turns (a lock file beside it).
 RestoreResult restore_plain(const std::string& archive, const std::string& dir,
                             const RestoreOptions& opts = {});
 
