@@ -4,11 +4,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <atomic>
+#include <exception>
 #include <thread>
 
 #include "base/error.h"
-#include "integrity/hash.h"
 #include "integrity/walk.h"
 
 namespace goodcop::integrity {
@@ -28,60 +27,26 @@ Manifest build_manifest(int root_fd, const ScanOptions& opts) {
   wo.all_xattrs = opts.all_xattrs;
   wo.max_entries = opts.max_entries;
   wo.max_path = opts.max_path;
+  wo.threads = hash_threads(opts.threads);
+  // Every regular file is hashed by the walker that reads its directory.
+  wo.want_hash = [](std::string_view, const Entry&) { return true; };
+  if (opts.progress) {
+    wo.progress = [&](uint64_t files, uint64_t bytes, uint64_t files_seen, uint64_t bytes_seen) {
+      opts.progress(Progress{files, files_seen, bytes, bytes_seen});
+    };
+  }
   WalkResult w = walk_tree(root_fd, wo);
   if (!w.raced.empty())
     throw Error("build: '" + escape_name(w.raced.front()) + "' changed during the scan");
+  if (!w.issues.empty()) {
+    const FileIssue& i = w.issues.front();
+    if (i.what == FileIssue::kError) std::rethrow_exception(i.error);
+    throw Error("build: '" + escape_name(i.path) + "' changed " +
+                (i.what == FileIssue::kResized ? "while it was hashed" : "during the scan"));
+  }
   Manifest& m = w.manifest;
   m.ignore = opts.ignore;
-
-  // Largest first, so one big file does not start last and run alone.
-  std::vector<uint32_t> files;
-  uint64_t bytes_total = 0;
-  for (size_t i = 0; i < m.size(); ++i) {
-    if (m.entries()[i].type != EntryType::kFile) continue;
-    files.push_back(static_cast<uint32_t>(i));
-    bytes_total += m.entries()[i].size;
-  }
-  std::stable_sort(files.begin(), files.end(), [&](uint32_t a, uint32_t b) {
-    return m.entries()[a].size > m.entries()[b].size;
-  });
-
-  unsigned threads = hash_threads(opts.threads);
-  std::vector<FileHasher> hashers(threads);
-  std::atomic<uint64_t> done_files{0}, done_bytes{0};
-  std::vector<std::vector<Xattr>> xattrs(files.size());
-  parallel_for(
-      files.size(), threads,
-      [&](size_t k, unsigned worker) {
-        Entry& e = m.entries()[files[k]];
-        std::string rel(m.path(e));
-        UniqueFd fd = open_beneath(root_fd, rel, O_RDONLY);
-        struct stat st = fstat_fd(fd.get(), rel);
-        // fstat before reading: a write after this moves ctime, so a later quick
-        // check rehashes the file rather than trusting a digest of older bytes.
-        if (!S_ISREG(st.st_mode) || st.st_ino != e.ino)
-          throw Error("build: '" + escape_name(rel) + "' changed during the scan");
-        e.size = static_cast<uint64_t>(st.st_size);
-        e.mode = st.st_mode & 07777;
-        e.uid = st.st_uid;
-        e.gid = st.st_gid;
-        e.nlink = static_cast<uint32_t>(st.st_nlink);
-        e.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-        e.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
-        xattrs[k] = read_xattrs_fd(fd.get(), opts.all_xattrs, rel);
-        if (!hashers[worker].hash(fd.get(), e.size, e.sha256, rel))
-          throw Error("build: '" + escape_name(rel) + "' changed while it was hashed");
-        e.hashed = true;
-        done_files.fetch_add(1, std::memory_order_relaxed);
-        done_bytes.fetch_add(e.size, std::memory_order_relaxed);
-      },
-      [&] {
-        if (opts.progress)
-          opts.progress(Progress{done_files.load(), files.size(), done_bytes.load(), bytes_total});
-      });
-  for (size_t k = 0; k < files.size(); ++k)
-    if (!xattrs[k].empty()) m.set_xattrs(m.entries()[files[k]], std::move(xattrs[k]));
-  if (opts.progress) opts.progress(Progress{files.size(), files.size(), bytes_total, bytes_total});
+  if (opts.progress) opts.progress(Progress{w.files_hashed, w.files_hashed, w.bytes_hashed, w.bytes_hashed});
   return std::move(w.manifest);
 }
 

@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <atomic>
 #include <unordered_map>
 
 #include "base/error.h"
@@ -90,12 +89,6 @@ struct Pending {
   uint32_t ri = kNone, ci = kNone;  // index in the reference / current manifest
   uint32_t kinds = 0;
   std::string note;
-  std::string sha;  // hex of what was hashed now
-  std::vector<Xattr> xattrs;
-  bool have_xattrs = false;
-  bool hashed_clean = false;  // hashed now: bytes and xattrs are the manifest's
-  int64_t seen_ctime = 0;     // fstat of the opened file, before it was read
-  uint64_t seen_size = 0, seen_ino = 0;
 };
 
 // A fingerprint of an entry's recorded xattrs (FNV-1a over lengths and bytes): a
@@ -132,11 +125,8 @@ Diff finish(const Manifest& ref, const Leaders& lr, const Manifest& cur, const L
     c.kinds = p.kinds;
     c.note = std::move(p.note);
     if (re) c.old_info = info_of(ref, *re, lr);
-    if (ce) {
-      c.new_info = info_of(cur, *ce, lc);
-      if (!p.sha.empty()) c.new_info->sha256 = p.sha;
-      if (p.have_xattrs) c.new_info->xattrs = std::move(p.xattrs);
-    }
+    // The current side has a digest and xattrs only where the file was opened now.
+    if (ce) c.new_info = info_of(cur, *ce, lc);
     d.changes.push_back(std::move(c));
   }
   return d;
@@ -222,6 +212,50 @@ Diff diff(const Manifest& old_m, const Manifest& new_m, bool local, size_t max_c
 
 Diff verify(int root_fd, const Manifest& m, const VerifyOptions& opts, RollingState* rolling,
             VerifyCache* cache) {
+  bool quick = opts.mode == VerifyMode::kQuick && opts.local;
+  VerifyCache* vc = quick ? cache : nullptr;
+  if (vc != nullptr) {
+    auto dev = static_cast<uint64_t>(fstat_fd(root_fd, "tree root").st_dev);
+    if (CacheAccess::dev(*vc) != dev) {
+      vc->clear();
+      CacheAccess::dev(*vc) = dev;
+    }
+  }
+  // A cache record for this path that the file as stat'ed now still matches.
+  auto cached = [&](std::string_view rel, const Entry& re, const Entry& ce) -> const CacheAccess::Seen* {
+    if (vc == nullptr || !re.hashed) return nullptr;
+    auto& seen = CacheAccess::seen(*vc);
+    if (seen.empty()) return nullptr;
+    auto it = seen.find(std::string(rel));
+    if (it == seen.end()) return nullptr;
+    const CacheAccess::Seen& s = it->second;
+    if (s.ctime_ns != ce.ctime_ns || s.size != ce.size || s.ino != ce.ino || s.sha256 != re.sha256 ||
+        s.xattrs != xattr_print(m.xattrs(re)))
+      return nullptr;
+    return &s;
+  };
+
+  // The rolling rehash: the manifest's files from the cursor on, within the
+  // budget, are read this time whatever their metadata says.
+  std::vector<bool> roll;
+  if (quick && rolling != nullptr && opts.rolling_budget > 0 && m.size() > 0) {
+    roll.assign(m.size(), false);
+    int64_t budget = static_cast<int64_t>(std::min<uint64_t>(opts.rolling_budget, INT64_MAX));
+    size_t steps = 0;
+    if (rolling->cursor >= m.size()) rolling->cursor = 0;
+    while (budget > 0 && steps++ < m.size()) {
+      size_t ri = rolling->cursor;
+      if (++rolling->cursor >= m.size()) {
+        rolling->cursor = 0;
+        ++rolling->passes;
+      }
+      const Entry& re = m.entries()[ri];
+      if (re.type != EntryType::kFile) continue;
+      roll[ri] = true;
+      budget -= static_cast<int64_t>(std::max<uint64_t>(re.size, 64 * 1024));
+    }
+  }
+
   WalkOptions wo;
   std::vector<std::string> globs = m.ignore;
   globs.insert(globs.end(), opts.ignore.begin(), opts.ignore.end());
@@ -230,6 +264,18 @@ Diff verify(int root_fd, const Manifest& m, const VerifyOptions& opts, RollingSt
   wo.max_entries = opts.max_entries;
   wo.max_path = opts.max_path;
   wo.reference = opts.local ? &m : nullptr;
+  wo.threads = hash_threads(opts.threads);
+  // Decided per file as the walk stats it. Never read a file already known to
+  // differ (new path, other type, other size): a planted 1 TiB sparse file costs
+  // one fstatat.
+  wo.want_hash = [&](std::string_view rel, const Entry& ce) {
+    const Entry* re = m.find(rel);
+    if (re == nullptr || re->type != EntryType::kFile || re->size != ce.size) return false;
+    if (!quick) return true;
+    if (!roll.empty() && roll[static_cast<size_t>(re - m.entries().data())]) return true;
+    if (re->ino == ce.ino && re->ctime_ns == ce.ctime_ns) return false;
+    return cached(rel, *re, ce) == nullptr;
+  };
   WalkResult w;
   try {
     w = walk_tree(root_fd, wo);
@@ -242,141 +288,60 @@ Diff verify(int root_fd, const Manifest& m, const VerifyOptions& opts, RollingSt
   Leaders lr(m), lc(cur);
   std::vector<Pending> pend = merge(m, lr, cur, lc, opts.local);
 
-  // Decide what to open. Never a file already known to differ.
-  struct Job {
-    uint32_t pi;
-    bool hash;
-  };
-  std::vector<Job> jobs;
-  std::vector<uint32_t> pending_of_ref(m.size(), kNone);
-  std::vector<bool> scheduled;
-  bool quick = opts.mode == VerifyMode::kQuick && opts.local;
-  // Records of files that hashed clean at their current (ctime, size, inode): the
-  // ones this tree still matches are carried into the cache's next state.
-  VerifyCache* vc = quick ? cache : nullptr;
   std::unordered_map<std::string, CacheAccess::Seen> kept;
-  if (vc != nullptr) {
-    auto dev = static_cast<uint64_t>(fstat_fd(root_fd, "tree root").st_dev);
-    if (CacheAccess::dev(*vc) != dev) {
-      vc->clear();
-      CacheAccess::dev(*vc) = dev;
-    }
-  }
-  auto cached_clean = [&](const Entry& re, const Entry& ce) {
-    if (vc == nullptr || !re.hashed) return false;
-    auto& seen = CacheAccess::seen(*vc);
-    auto it = seen.find(std::string(cur.path(ce)));
-    if (it == seen.end()) return false;
-    const CacheAccess::Seen& s = it->second;
-    if (s.ctime_ns != ce.ctime_ns || s.size != ce.size || s.ino != ce.ino || s.sha256 != re.sha256 ||
-        s.xattrs != xattr_print(m.xattrs(re)))
-      return false;
-    kept.insert(*it);
-    return true;
-  };
-  for (size_t pi = 0; pi < pend.size(); ++pi) {
-    Pending& p = pend[pi];
-    if (p.ri == kNone || p.ci == kNone) continue;
-    pending_of_ref[p.ri] = static_cast<uint32_t>(pi);
+  for (Pending& p : pend) {
+    if (p.ri == kNone || p.ci == kNone || (p.kinds & kType)) continue;
     const Entry& re = m.entries()[p.ri];
     const Entry& ce = cur.entries()[p.ci];
-    if (p.kinds & (kType | kContent)) continue;
     if (re.type != EntryType::kFile) {
       if (m.xattrs(re) != cur.xattrs(ce)) p.kinds |= kXattr;
       continue;
     }
-    bool untouched = re.ino == ce.ino && re.ctime_ns == ce.ctime_ns;
-    if (quick && !untouched && cached_clean(re, ce)) continue;
-    if (!quick || !untouched) jobs.push_back({static_cast<uint32_t>(pi), true});
-  }
-  if (quick && rolling != nullptr && opts.rolling_budget > 0 && m.size() > 0) {
-    scheduled.assign(pend.size(), false);
-    for (const Job& j : jobs) scheduled[j.pi] = true;
-    int64_t budget = static_cast<int64_t>(std::min<uint64_t>(opts.rolling_budget, INT64_MAX));
-    size_t steps = 0;
-    if (rolling->cursor >= m.size()) rolling->cursor = 0;
-    while (budget > 0 && steps++ < m.size()) {
-      size_t ri = rolling->cursor;
-      if (++rolling->cursor >= m.size()) {
-        rolling->cursor = 0;
-        ++rolling->passes;
+    bool moved = re.ino != ce.ino || re.ctime_ns != ce.ctime_ns;
+    if (!ce.hashed) {
+      // Not opened: unchanged metadata, known to differ, or vouched for by the cache.
+      if (vc != nullptr && moved && !(p.kinds & kContent)) {
+        if (const CacheAccess::Seen* s = cached(cur.path(ce), re, ce))
+          kept.emplace(std::string(cur.path(ce)), *s);
       }
-      const Entry& re = m.entries()[ri];
-      uint32_t pi = pending_of_ref[ri];
-      if (re.type != EntryType::kFile || pi == kNone || scheduled[pi]) continue;
-      if (pend[pi].kinds & (kType | kContent)) continue;
-      scheduled[pi] = true;
-      jobs.push_back({pi, true});
-      budget -= static_cast<int64_t>(std::max<uint64_t>(re.size, 64 * 1024));
+      continue;
     }
+    if (!re.hashed || ce.sha256 != re.sha256) p.kinds |= kContent;
+    if (cur.xattrs(ce) != m.xattrs(re)) p.kinds |= kXattr;
+    // Clean bytes at a moved ctime: remembered, so the next check need not read them.
+    if (vc != nullptr && moved && !(p.kinds & (kContent | kXattr)))
+      kept[std::string(m.path(re))] =
+          CacheAccess::Seen{ce.ctime_ns, ce.size, ce.ino, re.sha256, xattr_print(m.xattrs(re))};
   }
+  if (vc != nullptr) CacheAccess::seen(*vc) = std::move(kept);
 
-  unsigned threads = hash_threads(opts.threads);
-  std::vector<FileHasher> hashers(std::min<size_t>(threads, std::max<size_t>(jobs.size(), 1)));
-  std::atomic<uint64_t> hashed_files{0}, hashed_bytes{0};
-  parallel_for(jobs.size(), static_cast<unsigned>(hashers.size()), [&](size_t k, unsigned worker) {
-    Pending& p = pend[jobs[k].pi];
-    const Entry& re = m.entries()[p.ri];
-    const Entry& ce = cur.entries()[p.ci];
-    std::string rel(cur.path(ce));
-    try {
-      UniqueFd fd = open_beneath(root_fd, rel, O_RDONLY);
-      struct stat st = fstat_fd(fd.get(), rel);
-      if (!S_ISREG(st.st_mode) || st.st_ino != ce.ino) {
-        p.kinds |= kUnreadable;
-        p.note = "changed during the check";
-        return;
-      }
-      p.seen_ctime = static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
-      p.seen_size = static_cast<uint64_t>(st.st_size);
-      p.seen_ino = st.st_ino;
-      p.xattrs = read_xattrs_fd(fd.get(), opts.all_xattrs, rel);
-      p.have_xattrs = true;
-      if (p.xattrs != m.xattrs(re)) p.kinds |= kXattr;
-      if (!jobs[k].hash) return;
-      std::array<uint8_t, 32> out{};
-      bool same_len = hashers[worker].hash(fd.get(), re.size, out, rel);
-      hashed_files.fetch_add(1, std::memory_order_relaxed);
-      hashed_bytes.fetch_add(re.size, std::memory_order_relaxed);
-      if (!same_len) {
-        p.kinds |= kContent;  // grew or shrank under us: not the manifest's bytes
-        return;
-      }
-      p.sha = hex(out);
-      if (!re.hashed || out != re.sha256) p.kinds |= kContent;
-      p.hashed_clean = (p.kinds & (kContent | kXattr | kUnreadable)) == 0;
-    } catch (const SysError& e) {
-      p.kinds |= kUnreadable;
-      p.note = (e.code() == ENOENT || e.code() == ELOOP || e.code() == ENOTDIR || e.code() == EXDEV)
-                   ? "changed during the check"
-                   : e.what();
-    }
-  });
-
-  for (const std::string& r : w.raced) {
-    auto it = std::lower_bound(pend.begin(), pend.end(), r, [&](const Pending& p, const std::string& v) {
+  auto pending_at = [&](std::string_view path) -> Pending* {
+    auto it = std::lower_bound(pend.begin(), pend.end(), path, [&](const Pending& p, std::string_view v) {
       return (p.ri != kNone ? m.path(m.entries()[p.ri]) : cur.path(cur.entries()[p.ci])) < v;
     });
-    if (it != pend.end() && it->ci != kNone && cur.path(cur.entries()[it->ci]) == r) {
-      it->kinds |= kUnreadable;
-      it->note = "changed during the check";
+    if (it == pend.end() || it->ci == kNone || cur.path(cur.entries()[it->ci]) != path) return nullptr;
+    return &*it;
+  };
+  for (const FileIssue& i : w.issues) {
+    Pending* p = pending_at(i.path);
+    if (p == nullptr) continue;
+    if (i.what == FileIssue::kResized) {
+      p->kinds |= kContent;  // grew or shrank under us: not the manifest's bytes
+    } else {
+      p->kinds |= kUnreadable;
+      p->note = i.what == FileIssue::kChanged ? "changed during the check" : i.note;
     }
   }
-  if (vc != nullptr) {
-    for (const Job& j : jobs) {
-      const Pending& p = pend[j.pi];
-      const Entry& re = m.entries()[p.ri];
-      // Only files whose ctime or inode moved need a record; the manifest covers the rest.
-      if (!p.hashed_clean || (p.seen_ctime == re.ctime_ns && p.seen_ino == re.ino)) continue;
-      kept[std::string(m.path(re))] =
-          CacheAccess::Seen{p.seen_ctime, p.seen_size, p.seen_ino, re.sha256, xattr_print(m.xattrs(re))};
+  for (const std::string& r : w.raced) {
+    if (Pending* p = pending_at(r)) {
+      p->kinds |= kUnreadable;
+      p->note = "changed during the check";
     }
-    CacheAccess::seen(*vc) = std::move(kept);
   }
   Diff d = finish(m, lr, cur, lc, pend, opts.max_changes);
   d.entries = cur.size();
-  d.files_hashed = hashed_files;
-  d.bytes_hashed = hashed_bytes;
+  d.files_hashed = w.files_hashed;
+  d.bytes_hashed = w.bytes_hashed;
   return d;
 }
 

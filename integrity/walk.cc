@@ -8,10 +8,15 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
+#include <mutex>
+
+#include "integrity/hash.h"
 
 namespace goodcop::integrity {
 namespace {
@@ -155,101 +160,203 @@ std::vector<Xattr> read_xattrs_at(int dirfd, const char* name, std::string_view 
   return out;
 }
 
-struct DirCloser {
-  void operator()(DIR* d) const { ::closedir(d); }
+Entry make_entry(const struct stat& st) {
+  Entry e;
+  e.type = type_of(st.st_mode);
+  e.mode = st.st_mode & 07777;
+  e.uid = st.st_uid;
+  e.gid = st.st_gid;
+  e.nlink = static_cast<uint32_t>(st.st_nlink);
+  e.size = e.type == EntryType::kFile ? static_cast<uint64_t>(st.st_size) : 0;
+  e.mtime_ns = ns_of(st.st_mtim);
+  e.ctime_ns = ns_of(st.st_ctim);
+  e.ino = st.st_ino;
+  e.rdev = (e.type == EntryType::kChar || e.type == EntryType::kBlock) ? st.st_rdev : 0;
+  return e;
+}
+
+bool raced_errno(int err) {
+  return err == ENOENT || err == ENOTDIR || err == ELOOP || err == EXDEV || err == EAGAIN;
+}
+
+// One directory waiting to be read: its path and its entry in the manifest.
+struct DirItem {
+  std::string rel;
+  uint32_t index;
 };
 
-}  // namespace
+// An entry read from one directory, before it joins the shared manifest.
+struct Local {
+  uint32_t path_off, path_len;  // into the directory's own arena
+  uint32_t name_off;            // where the last component starts
+  uint32_t extra = UINT32_MAX;  // into the directory's extras
+  bool hash = false;
+  uint64_t dev = 0;  // st_dev: a subdirectory on another device is a mount point
+  Entry e;
+};
 
-WalkResult walk_tree(int root_fd, const WalkOptions& opts) {
-  WalkResult res;
-  Manifest& m = res.manifest;
-  struct stat root_st = fstat_fd(root_fd, "tree root");
-  if (!S_ISDIR(root_st.st_mode)) throw SysError("open", "tree root", ENOTDIR);
+// Opens `name` (one component from getdents: no '/', never "." or "..") below
+// dirfd for reading. openat2 refuses a symlink and a mount point (also a bind
+// mount from the same filesystem); the fallback refuses the symlink and leaves
+// the device check to the caller's fstat. Returns the fd or -errno.
+int open_child(int dirfd, const char* name) {
+  constexpr int kFlags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
+  if (!g_openat2_disabled.load(std::memory_order_relaxed)) {
+    struct open_how how {};
+    how.flags = kFlags;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS;
+    for (int tries = 0;; ++tries) {
+      long fd = ::syscall(SYS_openat2, dirfd, name, &how, sizeof how);
+      if (fd >= 0) return static_cast<int>(fd);
+      if ((errno == EAGAIN && tries < 16) || errno == EINTR) continue;
+      if (errno != ENOSYS) return -errno;
+      g_openat2_disabled = true;
+      break;
+    }
+  }
+  for (;;) {
+    int fd = ::openat(dirfd, name, kFlags);
+    if (fd >= 0) return fd;
+    if (errno != EINTR) return -errno;
+  }
+}
 
-  auto make_entry = [](const struct stat& st) {
-    Entry e;
-    e.type = type_of(st.st_mode);
-    e.mode = st.st_mode & 07777;
-    e.uid = st.st_uid;
-    e.gid = st.st_gid;
-    e.nlink = static_cast<uint32_t>(st.st_nlink);
-    e.size = e.type == EntryType::kFile ? static_cast<uint64_t>(st.st_size) : 0;
-    e.mtime_ns = ns_of(st.st_mtim);
-    e.ctime_ns = ns_of(st.st_ctim);
-    e.ino = st.st_ino;
-    e.rdev = (e.type == EntryType::kChar || e.type == EntryType::kBlock) ? st.st_rdev : 0;
-    return e;
-  };
-  auto reuse_xattrs = [&](std::string_view rel, const Entry& e) -> const std::vector<Xattr>* {
-    if (opts.reference == nullptr) return nullptr;
-    const Entry* r = opts.reference->find(rel);
-    if (r == nullptr || r->ino != e.ino || r->ctime_ns != e.ctime_ns || r->type != e.type) return nullptr;
-    return &opts.reference->xattrs(*r);
-  };
+// The parallel walk: a stack of directories shared by the workers, and the
+// manifest they append to, both under one mutex taken twice per directory.
+class Walker {
+ public:
+  Walker(int root_fd, const WalkOptions& opts, WalkResult& res)
+      : root_fd_(root_fd), opts_(opts), res_(res), m_(res.manifest) {}
 
-  m.add("", make_entry(root_st));
-  // Breadth first over directories, each opened by its full relative path beneath
-  // the root: open fds stay bounded whatever the depth.
-  std::vector<std::pair<std::string, size_t>> queue{{std::string(), 0}};
-  std::unique_ptr<char[]> buf(new char[65536]);
-  for (size_t qi = 0; qi < queue.size(); ++qi) {
-    std::string dir = std::move(queue[qi].first);
-    size_t dir_index = queue[qi].second;
-    UniqueFd dfd;
+  void run() {
+    struct stat root_st = fstat_fd(root_fd_, "tree root");
+    if (!S_ISDIR(root_st.st_mode)) throw SysError("open", "tree root", ENOTDIR);
+    root_dev_ = root_st.st_dev;
+    m_.add("", make_entry(root_st));
+    count_ = 1;
+    stack_.push_back(DirItem{std::string(), 0});
+    unsigned threads = std::max(1u, opts_.threads);
+    if (opts_.want_hash) hashers_ = std::vector<FileHasher>(threads);
+    parallel_for(
+        threads, threads, [this](size_t, unsigned w) { worker(w); },
+        [this] {
+          if (opts_.progress)
+            opts_.progress(files_done_.load(), bytes_done_.load(), files_seen_.load(),
+                           bytes_seen_.load());
+        });
+    res_.files_hashed = files_done_;
+    res_.bytes_hashed = bytes_done_;
+    m_.sort();
+    std::sort(res_.issues.begin(), res_.issues.end(),
+              [](const FileIssue& a, const FileIssue& b) { return a.path < b.path; });
+  }
+
+ private:
+  void worker(unsigned w) {
+    std::unique_ptr<char[]> buf(new char[kDentsBuf]);
     try {
-      dfd = open_beneath(root_fd, dir, O_RDONLY | O_DIRECTORY);
-    } catch (const SysError& e) {
-      // Vanished, swapped for a symlink or a mount since we saw it: not descended.
-      if (e.code() == ENOENT || e.code() == ENOTDIR || e.code() == ELOOP || e.code() == EXDEV ||
-          e.code() == EAGAIN) {
-        res.raced.push_back(dir);
-        continue;
+      for (;;) {
+        DirItem item;
+        {
+          std::unique_lock lk(mu_);
+          cv_.wait(lk, [&] { return failed_ || !stack_.empty() || busy_ == 0; });
+          if (failed_ || stack_.empty()) return;
+          item = std::move(stack_.back());
+          stack_.pop_back();
+          ++busy_;
+        }
+        read_dir(item, buf.get(), w);
+        std::lock_guard lk(mu_);
+        if (--busy_ == 0 && stack_.empty()) cv_.notify_all();
       }
+    } catch (...) {
+      std::lock_guard lk(mu_);
+      failed_ = true;
+      cv_.notify_all();
       throw;
     }
+  }
+
+  const std::vector<Xattr>* reuse_xattrs(std::string_view rel, const Entry& e) const {
+    if (opts_.reference == nullptr) return nullptr;
+    const Entry* r = opts_.reference->find(rel);
+    if (r == nullptr || r->ino != e.ino || r->ctime_ns != e.ctime_ns || r->type != e.type)
+      return nullptr;
+    return &opts_.reference->xattrs(*r);
+  }
+
+  void read_dir(const DirItem& item, char* buf, unsigned w) {
+    const std::string& dir = item.rel;
+    UniqueFd dfd;
+    try {
+      dfd = open_beneath(root_fd_, dir, O_RDONLY | O_DIRECTORY);
+    } catch (const SysError& e) {
+      // Vanished, swapped for a symlink or a mount since we saw it: not descended.
+      if (!raced_errno(e.code())) throw;
+      std::lock_guard lk(mu_);
+      res_.raced.push_back(dir);
+      return;
+    }
     struct stat dst = fstat_fd(dfd.get(), dir);
-    Entry& de = m.entries()[dir_index];
-    if (dst.st_ino != de.ino || dst.st_dev != root_st.st_dev) {
-      res.raced.push_back(dir);
-      continue;
-    }
+    Entry dentry;
     {
-      const std::vector<Xattr>* same = reuse_xattrs(dir, de);
-      std::vector<Xattr> xs = same ? *same : read_xattrs_fd(dfd.get(), opts.all_xattrs, dir);
-      m.set_xattrs(m.entries()[dir_index], std::move(xs));
+      std::lock_guard lk(mu_);
+      dentry = m_.entries()[item.index];
     }
+    if (dst.st_ino != dentry.ino || dst.st_dev != root_dev_) {
+      std::lock_guard lk(mu_);
+      res_.raced.push_back(dir);
+      return;
+    }
+    const std::vector<Xattr>* same = reuse_xattrs(dir, dentry);
+    std::vector<Xattr> dir_xattrs = same ? *same : read_xattrs_fd(dfd.get(), opts_.all_xattrs, dir);
+
+    std::string arena;
+    std::vector<Local> locals;
+    std::vector<std::pair<std::string, std::vector<Xattr>>> extras;
+    std::string rel = dir;
+    if (!rel.empty()) rel += '/';
+    const size_t base = rel.size();
     for (;;) {
-      ssize_t n = ::getdents64(dfd.get(), buf.get(), 65536);
+      ssize_t n = ::getdents64(dfd.get(), buf, kDentsBuf);
       if (n < 0 && errno == EINTR) continue;
       check(n, "getdents64", dir);
       if (n == 0) break;
       for (ssize_t off = 0; off < n;) {
-        auto* d = reinterpret_cast<struct dirent64*>(buf.get() + off);
+        auto* d = reinterpret_cast<struct dirent64*>(buf + off);
         off += d->d_reclen;
         const char* name = d->d_name;
         if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
-        std::string rel = dir.empty() ? std::string(name) : dir + "/" + name;
-        if (rel.size() > opts.max_path)
-          throw LimitError("scan: path longer than " + std::to_string(opts.max_path) + " bytes below '" +
-                           escape_name(dir) + "'");
-        if (opts.ignore.matches(rel)) continue;
+        rel.resize(base);
+        rel += name;
+        if (rel.size() > opts_.max_path)
+          throw LimitError("scan: path longer than " + std::to_string(opts_.max_path) +
+                           " bytes below '" + escape_name(dir) + "'");
+        if (opts_.ignore.matches(rel)) continue;
         struct stat st {};
         if (::fstatat(dfd.get(), name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
           if (errno == ENOENT) continue;  // vanished between getdents and stat
           throw SysError("fstatat", rel, errno);
         }
-        if (m.size() >= opts.max_entries)
-          throw LimitError("scan: more than " + std::to_string(opts.max_entries) + " entries");
-        Entry e = make_entry(st);
+        if (count_.fetch_add(1, std::memory_order_relaxed) >= opts_.max_entries)
+          throw LimitError("scan: more than " + std::to_string(opts_.max_entries) + " entries");
+        Local l;
+        l.e = make_entry(st);
+        l.path_off = static_cast<uint32_t>(arena.size());
+        l.path_len = static_cast<uint32_t>(rel.size());
+        l.name_off = static_cast<uint32_t>(base);
+        l.dev = st.st_dev;
+        arena += rel;
+        arena += '\0';  // the name, NUL-terminated, for openat in hash_files
         std::string target;
         std::vector<Xattr> xs;
-        if (e.type == EntryType::kSymlink) {
+        if (l.e.type == EntryType::kSymlink) {
           char lbuf[4097];
           ssize_t ln = ::readlinkat(dfd.get(), name, lbuf, sizeof lbuf);
           if (ln < 0) {
             if (errno == ENOENT || errno == EINVAL) {
-              res.raced.push_back(rel);
+              std::lock_guard lk(mu_);
+              res_.raced.push_back(rel);
               continue;
             }
             throw SysError("readlinkat", rel, errno);
@@ -258,18 +365,147 @@ WalkResult walk_tree(int root_fd, const WalkOptions& opts) {
             throw LimitError("scan: symlink target longer than 4096 bytes at '" + escape_name(rel) + "'");
           target.assign(lbuf, static_cast<size_t>(ln));
         }
-        if (opts.all_xattrs && e.type != EntryType::kDir && e.type != EntryType::kFile) {
-          const std::vector<Xattr>* same = reuse_xattrs(rel, e);
-          xs = same ? *same : read_xattrs_at(dfd.get(), name, rel);
+        if (opts_.all_xattrs && l.e.type != EntryType::kDir && l.e.type != EntryType::kFile) {
+          const std::vector<Xattr>* same_x = reuse_xattrs(rel, l.e);
+          xs = same_x ? *same_x : read_xattrs_at(dfd.get(), name, rel);
         }
-        m.add(rel, e, target, std::move(xs));
-        // A directory on another device is a mount point: recorded, never entered.
-        if (e.type == EntryType::kDir && st.st_dev == root_st.st_dev)
-          queue.emplace_back(std::move(rel), m.size() - 1);
+        if (l.e.type == EntryType::kFile) {
+          files_seen_.fetch_add(1, std::memory_order_relaxed);
+          bytes_seen_.fetch_add(l.e.size, std::memory_order_relaxed);
+          l.hash = opts_.want_hash && opts_.want_hash(rel, l.e);
+        }
+        if (!target.empty() || !xs.empty()) {
+          l.extra = static_cast<uint32_t>(extras.size());
+          extras.emplace_back(std::move(target), std::move(xs));
+        }
+        locals.push_back(l);
       }
     }
+
+    // Join the shared manifest; hand the subdirectories to the other workers
+    // before hashing this directory's files.
+    std::vector<std::pair<uint32_t, uint32_t>> to_hash;  // manifest index, local index
+    {
+      std::lock_guard lk(mu_);
+      m_.set_xattrs(m_.entries()[item.index], std::move(dir_xattrs));
+      bool pushed = false;
+      for (uint32_t i = 0; i < locals.size(); ++i) {
+        const Local& l = locals[i];
+        std::string_view path(arena.data() + l.path_off, l.path_len);
+        if (l.extra == UINT32_MAX) {
+          m_.add(path, l.e);
+        } else {
+          m_.add(path, l.e, extras[l.extra].first, std::move(extras[l.extra].second));
+        }
+        auto idx = static_cast<uint32_t>(m_.size() - 1);
+        // A directory on another device is a mount point: recorded, never entered.
+        if (l.e.type == EntryType::kDir && l.dev == root_dev_) {
+          stack_.push_back(DirItem{std::string(path), idx});
+          pushed = true;
+        }
+        if (l.hash) to_hash.emplace_back(idx, i);
+      }
+      if (pushed) cv_.notify_all();
+    }
+    if (to_hash.empty()) return;
+    hash_files(dfd.get(), arena, locals, to_hash, w);
   }
-  m.sort();
+
+  // Opens, checks and hashes the chosen files of one directory, relative to its
+  // fd: one openat per file instead of a path resolution from the root.
+  void hash_files(int dfd, const std::string& arena, const std::vector<Local>& locals,
+                  const std::vector<std::pair<uint32_t, uint32_t>>& to_hash, unsigned w) {
+    struct Done {
+      uint32_t idx;
+      Entry e;
+      std::vector<Xattr> xattrs;
+    };
+    std::vector<Done> done;
+    std::vector<FileIssue> issues;
+    done.reserve(to_hash.size());
+    for (auto [idx, li] : to_hash) {
+      const Local& l = locals[li];
+      std::string_view path(arena.data() + l.path_off, l.path_len);
+      const char* name = arena.data() + l.path_off + l.name_off;
+      auto issue = [&](FileIssue::What what, std::exception_ptr err = {}, std::string note = {}) {
+        issues.push_back(FileIssue{std::string(path), what, std::move(err), std::move(note)});
+      };
+      int fd = open_child(dfd, name);
+      if (fd < 0) {
+        if (raced_errno(-fd)) {
+          issue(FileIssue::kChanged);
+        } else {
+          SysError err("openat", path, -fd);
+          issue(FileIssue::kError, std::make_exception_ptr(err), err.what());
+        }
+        continue;
+      }
+      UniqueFd owned(fd);
+      struct stat st {};
+      if (::fstat(fd, &st) < 0) {
+        SysError err("fstat", path, errno);
+        issue(FileIssue::kError, std::make_exception_ptr(err), err.what());
+        continue;
+      }
+      // The file the walk saw, on the tree's filesystem; its metadata now, before
+      // the first read: a write after this moves ctime, so a later quick check
+      // rehashes the file rather than trusting a digest of older bytes.
+      if (!S_ISREG(st.st_mode) || st.st_ino != l.e.ino || st.st_dev != root_dev_) {
+        issue(FileIssue::kChanged);
+        continue;
+      }
+      Done d{idx, make_entry(st), {}};
+      try {
+        d.xattrs = read_xattrs_fd(fd, opts_.all_xattrs, path);
+        bool same = hashers_[w].hash(fd, d.e.size, d.e.sha256, path);
+        files_done_.fetch_add(1, std::memory_order_relaxed);
+        bytes_done_.fetch_add(d.e.size, std::memory_order_relaxed);
+        if (!same) {
+          issue(FileIssue::kResized);
+          continue;
+        }
+      } catch (const SysError& e) {
+        issue(FileIssue::kError, std::current_exception(), e.what());
+        continue;
+      }
+      d.e.hashed = true;
+      done.push_back(std::move(d));
+    }
+    std::lock_guard lk(mu_);
+    for (Done& d : done) {
+      Entry& t = m_.entries()[d.idx];
+      d.e.path_off = t.path_off;
+      d.e.path_len = t.path_len;
+      d.e.extra = t.extra;
+      t = d.e;
+      if (!d.xattrs.empty() || t.extra != Entry::kNoExtra) m_.set_xattrs(t, std::move(d.xattrs));
+    }
+    for (FileIssue& i : issues) res_.issues.push_back(std::move(i));
+  }
+
+  static constexpr size_t kDentsBuf = 65536;
+
+  int root_fd_;
+  const WalkOptions& opts_;
+  WalkResult& res_;
+  Manifest& m_;
+  uint64_t root_dev_ = 0;
+  std::vector<FileHasher> hashers_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<DirItem> stack_;
+  unsigned busy_ = 0;
+  bool failed_ = false;
+  std::atomic<size_t> count_{0};
+  std::atomic<uint64_t> files_done_{0}, bytes_done_{0}, files_seen_{0}, bytes_seen_{0};
+};
+
+}  // namespace
+
+WalkResult walk_tree(int root_fd, const WalkOptions& opts) {
+  WalkResult res;
+  Walker(root_fd, opts, res).run();
   return res;
 }
 

@@ -3,6 +3,9 @@
 // a symlink, never crossing a mount, never opening a fifo or device. Internal to
 // integrity/ (the public entry points are in scan.h and verify.h).
 
+#include <cstdint>
+#include <exception>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,14 +31,42 @@ struct WalkOptions {
   // When set, entries whose inode and ctime equal the reference's take their
   // xattrs from it instead of reading them (ctime moves on every xattr change).
   const Manifest* reference = nullptr;
+  // Directories are walked (and files hashed) on this many threads.
+  unsigned threads = 1;
+  // Regular files for which this returns true (given the path and the entry as
+  // fstatat saw it) are opened relative to their directory's fd, checked to be
+  // that same file, and hashed on the walking thread: the entry then has its
+  // sha256, its xattrs, and the metadata fstat saw before the first read.
+  // Called on walker threads (must be thread-safe). Empty: no file is opened.
+  std::function<bool(std::string_view rel, const Entry& e)> want_hash;
+  // Called on the calling thread about every 200 ms with the files and bytes
+  // hashed so far and the files and bytes of regular files seen so far.
+  std::function<void(uint64_t files, uint64_t bytes, uint64_t files_seen, uint64_t bytes_seen)> progress;
+};
+
+// A regular file that was to be hashed and could not be, as it was.
+struct FileIssue {
+  std::string path;
+  enum What : uint8_t {
+    kChanged,  // not the file the walk saw (replaced, vanished, swapped for a link)
+    kResized,  // grew or shrank while it was read
+    kError,    // an I/O error (error holds the SysError)
+  } what = kChanged;
+  std::exception_ptr error;
+  std::string note;  // the error's message for kError
 };
 
 struct WalkResult {
-  Manifest manifest;               // sorted; regular files not hashed, their xattrs not read
-  std::vector<std::string> raced;  // paths that changed under the walk (not descended)
+  Manifest manifest;               // sorted; regular files hashed only where want_hash said so
+  std::vector<std::string> raced;  // directories that changed under the walk (not descended)
+  std::vector<FileIssue> issues;   // sorted by path
+  uint64_t files_hashed = 0, bytes_hashed = 0;
 };
 
-// Walks the tree below root_fd (a directory). Throws LimitError, SysError.
+// Walks the tree below root_fd (a directory) on opts.threads threads: each
+// directory is opened beneath the root (open_beneath), read once, its entries
+// fstatat'ed, and the files to hash opened by name relative to it (O_NOFOLLOW,
+// then fstat: same inode, same device, a regular file). Throws LimitError, SysError.
 WalkResult walk_tree(int root_fd, const WalkOptions& opts);
 
 // Opens rel (relative; "" or "." is the root itself) beneath root_fd with openat2
