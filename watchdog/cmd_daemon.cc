@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <iostream>
 
 #include "base/error.h"
 #include "base/log.h"
 #include "watchdog/cli.h"
 #include "watchdog/daemon/daemon.h"
+#include "watchdog/driver/policy_source.h"
 
 namespace goodcop::cli {
 namespace {
@@ -58,15 +60,11 @@ Verb add_daemon_verb(CLI::App& root) {
       std::cerr << "goodcop: daemon: " << e.what() << "\n";
       return kExitUsage;
     }
-    // The one policy source (supervisor.h PolicySource), asked at start and on reload.
+    // The one policy source (supervisor.h PolicySource), asked at start and on reload:
+    // every valid policy becomes a jail run by the real driver (watchdog/driver/).
+    flags->opt.state_dir = std::filesystem::absolute(flags->opt.state_dir).lexically_normal();
     auto source = [flags] {
-      // TODO(issue 6): load each policy (config/), map it to a JailConfig and a driver
-      // over kernel/, integrity/ and backups/, and return them (broken files as problems).
-      supervisor::PolicySet set;
-      for (const auto& f : policy_files(flags->policies))
-        log_warn("policy '{}/{}': not yet supervised: this build has no jail driver",
-                 flags->policies, f);
-      return set;
+      return driver::load_policy_set(flags->policies, flags->opt.state_dir);
     };
     return supervisor::run_daemon(flags->opt, source);
   };
