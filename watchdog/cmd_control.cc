@@ -1,9 +1,12 @@
 // The verbs that talk to a running daemon over its control socket: status, check,
 // snapshot, freeze, thaw, restore, exec, maintain, seal, rollback, reload.
+#include <fcntl.h>
+
 #include <iostream>
 #include <memory>
 
 #include "base/error.h"
+#include "base/fd.h"
 #include "base/parse.h"
 #include "watchdog/cli.h"
 #include "watchdog/daemon/control_client.h"
@@ -53,9 +56,27 @@ void print_status(const nlohmann::json& body) {
   }
 }
 
+// Our stdin, stdout and stderr for `exec`; a closed one is replaced by /dev/null (a
+// descriptor that is not open cannot be passed, and the jail's command expects three).
+std::vector<int> exec_stdio(std::vector<UniqueFd>& keep) {
+  std::vector<int> fds;
+  for (int fd = 0; fd < 3; ++fd) {
+    if (::fcntl(fd, F_GETFD) >= 0) {
+      fds.push_back(fd);
+      continue;
+    }
+    keep.push_back(open_fd("/dev/null", O_RDWR | O_CLOEXEC));
+    fds.push_back(keep.back().get());
+  }
+  return fds;
+}
+
 // Sends the request and maps the answer to output and an exit code.
 int run_request(const std::string& verb, const ControlFlags& f) {
-  Response r = supervisor::call_daemon(f.socket, f.req);
+  std::vector<UniqueFd> keep;
+  std::vector<int> pass;
+  if (f.req.verb == supervisor::Verb::kExec) pass = exec_stdio(keep);
+  Response r = supervisor::call_daemon(f.socket, f.req, pass);
   if (!r.ok) {
     std::cerr << "goodcop: " << verb << ": " << r.error << "\n";
     return r.exit_code;
@@ -75,6 +96,19 @@ int run_request(const std::string& verb, const ControlFlags& f) {
       std::cout << "\n";
       return dev ? kExitDeviation : kExitOk;
     }
+    case supervisor::Verb::kExec:
+      // The command's own exit code, like jexec(8): 127 "not found in the jail" included.
+      return r.body.value("status", kExitFailure);
+    case supervisor::Verb::kSnapshot:
+      std::cout << r.body.value("evidence", "") << "\n";
+      return kExitOk;
+    case supervisor::Verb::kSeal:
+      std::cout << f.req.jail << ": " << r.body.value("result", "sealed") << "\n";
+      return kExitOk;
+    case supervisor::Verb::kRollback:
+      std::cout << f.req.jail << ": " << r.body.value("result", "rolled back") << ", "
+                << r.body.value("state", "done") << "\n";
+      return kExitOk;
     case supervisor::Verb::kReload: {
       // The good changes are applied either way; broken files are a policy error (2).
       std::cout << r.body.value("result", "reloaded") << "\n";

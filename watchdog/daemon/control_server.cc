@@ -6,10 +6,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
+#include <cstring>
+#include <utility>
+#include <vector>
 
 #include "base/error.h"
 #include "base/log.h"
@@ -95,33 +97,89 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // One request at a time: the next line is read only once the previous one is answered
+  // (an exec may take hours), and a line already buffered (pipelined) is served first.
   void read() {
+    auto nl = buf_.find('\n');
+    if (nl != std::string::npos) {
+      std::string line = buf_.substr(0, nl);
+      buf_.erase(0, nl + 1);
+      dispatch(line);
+      return;
+    }
+    if (buf_.size() > kMaxRequestBytes) {
+      respond(Response::failure(2, "request too large"), true);
+      return;
+    }
     arm_idle();
-    // One byte more than the cap: reaching it without a newline means "too large".
-    asio::async_read_until(
-        sock_, asio::dynamic_buffer(buf_, kMaxRequestBytes + 1), '\n',
-        [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
-          self->timer_.cancel();
-          if (ec == asio::error::not_found) {
-            self->respond(Response::failure(2, "request too large"), true);
-            return;
-          }
-          if (ec) {
-            self->shutdown();
-            return;
-          }
-          std::string line = self->buf_.substr(0, n - 1);
-          self->buf_.erase(0, n);
-          self->dispatch(line);
-        });
+    sock_.async_wait(stream_protocol::socket::wait_read,
+                     [self = shared_from_this()](const boost::system::error_code& ec) {
+                       self->timer_.cancel();
+                       if (ec) {
+                         self->shutdown();
+                         return;
+                       }
+                       self->receive();
+                     });
+  }
+
+  // recvmsg(2) rather than read: a request may carry descriptors (SCM_RIGHTS, unix(7)).
+  // MSG_CMSG_CLOEXEC, so no received fd leaks into a jail spawned meanwhile; a control
+  // buffer for kMaxPassedFds only, so the kernel drops any more (MSG_CTRUNC) instead of
+  // installing them in the daemon.
+  void receive() {
+    char data[8192];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxPassedFds)];
+    iovec iov{data, sizeof data};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(sock_.native_handle(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        read();
+        return;
+      }
+      shutdown();
+      return;
+    }
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; ++i) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        fds_.emplace_back(fd);
+      }
+    }
+    if ((msg.msg_flags & MSG_CTRUNC) != 0) fds_truncated_ = true;
+    if (n == 0) {
+      shutdown();
+      return;
+    }
+    buf_.append(data, static_cast<size_t>(n));
+    read();
   }
 
   void dispatch(const std::string& line) {
+    // Descriptors belong to the request they came with; any other request drops them.
+    std::vector<UniqueFd> fds = std::exchange(fds_, {});
+    bool truncated = std::exchange(fds_truncated_, false);
     ParsedRequest p = parse_request(line);
     if (!p) {
       respond(Response::failure(2, p.error), false);
       return;
     }
+    if (truncated || fds.size() > kMaxPassedFds) {
+      respond(Response::failure(
+                  2, "too many descriptors passed (at most " + std::to_string(kMaxPassedFds) + ")"),
+              false);
+      return;
+    }
+    if (p.request.verb == Verb::kExec && !fds.empty())
+      p.request.fds = std::make_shared<const std::vector<UniqueFd>>(std::move(fds));
     auto replied = std::make_shared<bool>(false);
     auto self = shared_from_this();
     try {
@@ -161,6 +219,8 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<std::set<Session*>> registry_;
   std::string buf_;
   std::string out_;
+  std::vector<UniqueFd> fds_;  // received with the request being read
+  bool fds_truncated_ = false;
 };
 
 ControlServer::ControlServer(asio::io_context& io, std::string path, RequestHandler handler,

@@ -6,10 +6,13 @@
 // Parsing is pure and total: any byte string gives a Request or an error message.
 
 #include <chrono>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "base/fd.h"
 
 namespace goodcop::supervisor {
 
@@ -17,6 +20,8 @@ namespace goodcop::supervisor {
 inline constexpr size_t kMaxRequestBytes = 16 * 1024;
 // At most this many arguments (exec's argv), each at most kMaxRequestBytes in total.
 inline constexpr size_t kMaxArgs = 256;
+// Descriptors a request may carry (SCM_RIGHTS): exec's stdin, stdout and stderr.
+inline constexpr size_t kMaxPassedFds = 3;
 
 // The verbs of the protocol (the CLI verbs of the same names).
 enum class Verb : uint8_t {
@@ -41,6 +46,9 @@ struct Request {
   std::chrono::milliseconds duration{0};  // maintain on: window ("for"), 0 = default
   std::vector<std::string> argv;          // exec
   std::string version;                    // rollback ("" = previous)
+  // exec: the client's stdin, stdout, stderr, received with the request (not part of
+  // the line). Shared so copies of the request do not dup them; closed with the last copy.
+  std::shared_ptr<const std::vector<UniqueFd>> fds;
 };
 
 // A request or why it is not one. Exactly one is meaningful.

@@ -271,8 +271,63 @@ void Supervisor::handle(const Request& req, Reply reply) {
   it->second.task->request(req, std::move(reply));
 }
 
-void Supervisor::start_exec(const Request&, Reply reply) {
-  reply(Response::failure(3, "exec: not yet supported by this daemon"));
+// An exec may last as long as an operator's shell: it gets a thread of its own, never a
+// pool thread (it would starve checks and heals) and never the jail's task (it would
+// block the jail's own calls). The driver is shared, so a reload or stop that replaces
+// the task leaves the exec a valid driver; the stop kills the jail, which ends the exec.
+void Supervisor::start_exec(const Request& req, Reply reply) {
+  JailTask* t = find(req.jail);
+  State st = t->state();
+  if (st != State::kRunning && st != State::kChecking && st != State::kMaintenance) {
+    reply(Response::failure(3, "jail '" + req.jail + "' is in state '" +
+                                   std::string(state_name(st)) + "': cannot exec"));
+    return;
+  }
+  if (!req.fds || req.fds->size() != 3) {
+    reply(Response::failure(2, "exec: the request must carry stdin, stdout and stderr"));
+    return;
+  }
+  if (execs_.size() >= opt_.max_execs) {
+    reply(Response::failure(3, "exec: " + std::to_string(opt_.max_execs) +
+                                   " commands are running already (the most this daemon "
+                                   "allows), try again later"));
+    return;
+  }
+  uint64_t id = ++exec_seq_;
+  std::weak_ptr<bool> alive = alive_;
+  auto work = asio::make_work_guard(io_);
+  std::thread th([this, id, alive, jail = req.jail, driver = t->driver(), argv = req.argv,
+                  fds = req.fds, reply = std::move(reply), work = std::move(work)]() mutable {
+    int code = 0;
+    std::string err;
+    try {
+      ExecIo io;
+      for (int i = 0; i < 3; ++i) io.fds[i] = (*fds)[static_cast<size_t>(i)].get();
+      code = driver->exec(argv, io);
+    } catch (const std::exception& e) {
+      err = *e.what() != '\0' ? e.what() : "unknown error";
+    } catch (...) {
+      err = "unknown error";
+    }
+    // The client's descriptors are closed here, before the answer: nothing of the
+    // client's terminal stays open in the daemon.
+    fds.reset();
+    driver.reset();
+    asio::post(work.get_executor(),
+               [this, id, alive, jail, code, err = std::move(err), reply = std::move(reply)] {
+                 if (alive.expired()) return;
+                 auto it = execs_.find(id);
+                 if (it != execs_.end()) {
+                   it->second.join();  // it has posted this as its last act: returns at once
+                   execs_.erase(it);
+                 }
+                 if (!err.empty())
+                   reply(Response::failure(3, "jail '" + jail + "': exec: " + err));
+                 else
+                   reply(Response::success({{"jail", jail}, {"status", code}}));
+               });
+  });
+  execs_.emplace(id, std::move(th));
 }
 
 void Supervisor::stop_all(std::function<void()> done) {
