@@ -170,29 +170,41 @@ JailCgroup JailCgroup::create(const std::string& name, const Limits& limits,
   return cg;
 }
 
-void JailCgroup::clean_stale(const std::string& name, const CgroupLayout& layout) {
+std::optional<JailCgroup> JailCgroup::open_existing(const std::string& name,
+                                                    const CgroupLayout& layout) {
   check_name(name);
   JailCgroup cg;
   cg.name_ = name;
-  auto adopt = [&](const std::string& mount, std::vector<std::string> controllers) {
-    const std::string dir = mount + "/" + kParent + "/" + name;
+  // goodcop makes ROOT/goodcop/NAME as root, right below the hierarchy's root; a directory
+  // elsewhere, or one chown'ed to a delegate (who could then have made it), is not ours.
+  auto owned_dir = [](const std::string& path) {
     struct stat st {};
-    if (::lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-      cg.dirs_.push_back({dir, std::move(controllers)});
+    return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0;
+  };
+  auto take = [&](const std::string& mount, std::vector<std::string> controllers) {
+    const std::string parent = mount + "/" + kParent;
+    const std::string dir = parent + "/" + name;
+    if (owned_dir(parent) && owned_dir(dir)) cg.dirs_.push_back({dir, std::move(controllers)});
   };
   if (layout.v2) {
-    adopt(layout.v2->mount_point, {});
+    take(layout.v2->mount_point, {});
     if (!cg.dirs_.empty()) {
       cg.v2_dir_ = cg.dirs_[0].path;
       cg.v2_freeze_ = ::access((cg.v2_dir_ + "/cgroup.freeze").c_str(), F_OK) == 0;
       cg.v2_kill_ = ::access((cg.v2_dir_ + "/cgroup.kill").c_str(), F_OK) == 0;
     }
   }
-  for (const CgroupHierarchy& h : layout.v1) adopt(h.mount_point, h.controllers);
-  if (cg.dirs_.empty()) return;
-  log_debug("cgroup '{}': removing {} stale director{}", name, cg.dirs_.size(),
-            cg.dirs_.size() == 1 ? "y" : "ies");
-  cg.destroy();
+  for (const CgroupHierarchy& h : layout.v1) take(h.mount_point, h.controllers);
+  if (cg.dirs_.empty()) return std::nullopt;
+  return cg;
+}
+
+void JailCgroup::clean_stale(const std::string& name, const CgroupLayout& layout) {
+  std::optional<JailCgroup> cg = open_existing(name, layout);
+  if (!cg) return;
+  log_debug("cgroup '{}': removing {} stale director{}", name, cg->dirs_.size(),
+            cg->dirs_.size() == 1 ? "y" : "ies");
+  cg->destroy();
 }
 
 JailCgroup::JailCgroup(JailCgroup&& o) noexcept
@@ -260,6 +272,11 @@ CgroupJoinFds JailCgroup::join_fds() const {
   CgroupJoinFds fds;
   for (auto& d : dirs_) fds.procs.push_back(open_fd(d.path + "/cgroup.procs", O_WRONLY));
   return fds;
+}
+
+void JailCgroup::release() noexcept {
+  dirs_.clear();
+  v2_dir_.clear();
 }
 
 void JailCgroup::destroy() {

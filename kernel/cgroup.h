@@ -90,6 +90,13 @@ class JailCgroup {
   static void clean_stale(const std::string& name,
                           const CgroupLayout& layout = CgroupLayout::detect());
 
+  // Takes ownership of the goodcop/<name> directories an earlier process created (a daemon
+  // that crashed while its jail ran on), or nullopt when there are none. Only real
+  // directories owned by root at exactly <hierarchy root>/goodcop/<name> count: a cgroup
+  // delegated to (and chown'ed by) someone else is never taken. Touches nothing.
+  static std::optional<JailCgroup> open_existing(
+      const std::string& name, const CgroupLayout& layout = CgroupLayout::detect());
+
   JailCgroup(JailCgroup&& o) noexcept;
   JailCgroup& operator=(JailCgroup&& o) noexcept;
   JailCgroup(const JailCgroup&) = delete;
@@ -123,6 +130,9 @@ class JailCgroup {
   std::vector<pid_t> pids() const;
   // Reads the statistics. Throws SysError when a file that should be there cannot be read.
   CgroupStats stats() const;
+
+  // Forgets the directories without touching them: the destructor then leaves them alone.
+  void release() noexcept;
 
   // kill_all(), then rmdir every directory bottom-up. Idempotent; the destructor calls it
   // (swallowing errors). Throws on failure (processes that will not die, EBUSY).

@@ -3,6 +3,7 @@
 #include "kernel/jail.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -20,6 +21,7 @@
 
 #include "base/error.h"
 #include "base/scope_exit.h"
+#include "kernel/jail_state.h"
 #include "kernel/net.h"
 #include "kernel/proc.h"
 #include "kernel/wire.h"
@@ -27,15 +29,6 @@
 extern char** environ;
 
 namespace goodcop::kernel {
-
-struct JailState {
-  JailSpec spec;
-  pid_t pid = -1;
-  UniqueFd pidfd;
-  std::optional<int> status;
-  std::optional<JailCgroup> cgroup;
-  std::optional<Veth> veth;
-};
 
 namespace {
 
@@ -170,6 +163,17 @@ void validate(const JailSpec& s) {
     for (size_t j = 0; j < i; ++j)
       if (s.addresses[i].ip() == s.addresses[j].ip())
         throw Error(who + "duplicate IP address '" + s.addresses[i].ip() + "'");
+}
+
+// An adopted init is not our child: waitid() would fail with ECHILD. Its pidfd still becomes
+// readable when it exits (pidfd_open(2)); how it ended only its parent learns.
+bool adopted_exited(int pidfd, int timeout_ms) {
+  pollfd p{pidfd, POLLIN, 0};
+  int n;
+  while ((n = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
+  }
+  check(n, "poll", "pidfd");
+  return n > 0;
 }
 
 }  // namespace
@@ -311,8 +315,15 @@ pid_t Jail::pid() const { return s_->pid; }
 int Jail::pidfd() const { return s_->pidfd.get(); }
 const JailSpec& Jail::spec() const { return s_->spec; }
 
+bool Jail::adopted() const { return s_->adopted; }
+
 int Jail::wait() {
   if (s_->status) return *s_->status;
+  if (s_->adopted) {
+    adopted_exited(s_->pidfd.get(), -1);
+    s_->status = kExitUnknown;
+    return *s_->status;
+  }
   siginfo_t si{};
   while (::waitid(P_PIDFD, static_cast<id_t>(s_->pidfd.get()), &si, WEXITED) < 0) {
     if (errno != EINTR) check(-1, "waitid", "jail '" + s_->spec.name + "'");
@@ -323,6 +334,11 @@ int Jail::wait() {
 
 std::optional<int> Jail::try_wait() {
   if (s_->status) return s_->status;
+  if (s_->adopted) {
+    if (!adopted_exited(s_->pidfd.get(), 0)) return std::nullopt;
+    s_->status = kExitUnknown;
+    return s_->status;
+  }
   siginfo_t si{};
   check(::waitid(P_PIDFD, static_cast<id_t>(s_->pidfd.get()), &si, WEXITED | WNOHANG), "waitid",
         "jail '" + s_->spec.name + "'");

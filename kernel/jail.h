@@ -83,7 +83,11 @@ const Helper& self_helper();
 // The host id of jail uid/gid 0 for spec (host_id_base, or derived from the name).
 uint32_t host_id_base(const JailSpec& spec);
 
-struct JailState;  // cgroup, veth and other owners (jail.cc)
+struct JailState;  // cgroup, veth and other owners (jail_state.h)
+
+// What wait() and try_wait() return for an adopted jail: its init is not our child, and the
+// kernel tells only the parent how a process ended (a pidfd says only that it did).
+inline constexpr int kExitUnknown = -1;
 
 // A running jail; owns it. The destructor kills everything in it, reaps its init and
 // removes what start() created (cgroup, veth); mounts die with its mount namespace.
@@ -97,10 +101,13 @@ class Jail {
   // The jail's init (pid 1 inside) as seen from the host, and a pidfd on it.
   pid_t pid() const;
   int pidfd() const;
-  // Blocks until init exits; returns its exit code (128+N when killed by signal N).
+  // Blocks until init exits; returns its exit code (128+N when killed by signal N), or
+  // kExitUnknown for an adopted jail.
   int wait();
-  // The exit code once init has exited, without blocking.
+  // The exit code once init has exited (kExitUnknown for an adopted jail), without blocking.
   std::optional<int> try_wait();
+  // True when this Jail was taken over by adopt() rather than made by start().
+  bool adopted() const;
   // Stops / resumes every process in the jail at once (the cgroup freezer).
   void freeze();
   void thaw();
@@ -117,6 +124,7 @@ class Jail {
 
  private:
   friend Jail start(const JailSpec& spec, const Helper& helper);
+  friend std::optional<Jail> adopt(const JailSpec& spec);
   explicit Jail(std::unique_ptr<JailState> s);
   std::unique_ptr<JailState> s_;
 };
@@ -124,6 +132,18 @@ class Jail {
 // Starts a jail; throws Error "jail '<name>': <step> '<path>': <strerror>" on failure.
 // A failure with op "execve" and ENOENT means the command is not in the jail.
 Jail start(const JailSpec& spec, const Helper& helper = self_helper());
+
+// Takes over the jail spec.name that an earlier process started and that still runs (the
+// daemon restarted after a crash; its jails run on: die_with_parent = false). Found through
+// its cgroup goodcop/<name> (see kernel/cgroup.h), which must be one goodcop made (root's, right
+// below the hierarchy's root) and hold exactly one process that is the init of its own PID
+// namespace (NSpid ends in 1), in namespaces of its own as spec says (with the user
+// namespace mapping spec's host id range, and, for NetMode::kVeth, the gc-NAME veth whose peer
+// is its eth0). The returned Jail owns it exactly as start()'s would (freeze, thaw, kill_all,
+// pids, enter, destruction); wait() returns kExitUnknown. Returns nullopt when no such jail
+// is alive (a jail without a cgroup can't be found either); start() then removes leftovers.
+// Changes nothing on the host; throws (SysError) only when the host's state can't be read.
+std::optional<Jail> adopt(const JailSpec& spec);
 
 // How enter() runs its command.
 struct EnterOptions {

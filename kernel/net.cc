@@ -167,6 +167,27 @@ bool Veth::clean_stale(const std::string& name) {
   return false;
 }
 
+std::optional<Veth> Veth::open_existing(const std::string& name, int netns_fd) {
+  const std::string hn = veth_host_name(name);
+  RtNetlink nl = RtNetlink::open();
+  for (const LinkInfo& l : nl.links()) {
+    if (l.name != hn || l.kind != "veth") continue;
+    // The pair must join the host to this jail: the host end's peer is the jail's eth0, and
+    // eth0's peer is the host end (a gc-NAME left over from another run points elsewhere).
+    RtNetlink jail = RtNetlink::open_in_netns(netns_fd);
+    for (const LinkInfo& j : jail.links()) {
+      if (j.name == kJailIfname && j.kind == "veth" && j.index == l.peer && j.peer == l.index) {
+        Veth v;
+        v.host_name_ = hn;
+        v.host_index_ = l.index;
+        return v;
+      }
+    }
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 Veth::Veth(Veth&& o) noexcept
     : host_name_(std::move(o.host_name_)), host_index_(std::exchange(o.host_index_, 0)) {}
 

@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,10 @@ class Veth {
   // Deletes a leftover gc-NAME link of a crashed run (its routes and peer go with it).
   // Returns true when one was deleted.
   static bool clean_stale(const std::string& name);
+  // Takes ownership of the gc-NAME veth an earlier process created for the jail whose
+  // network namespace is `netns_fd` (the daemon adopting a running jail), or nullopt when
+  // there is no such link or its peer is not that namespace's eth0. Touches nothing.
+  static std::optional<Veth> open_existing(const std::string& name, int netns_fd);
 
   Veth(Veth&& o) noexcept;
   Veth& operator=(Veth&& o) noexcept;

@@ -251,6 +251,7 @@ LinkInfo parse_link(const nlmsghdr* m) {
   if (tb[IFLA_IFNAME]) li.name = mnl_attr_get_str(tb[IFLA_IFNAME]);
   if (tb[IFLA_QDISC]) li.qdisc = mnl_attr_get_str(tb[IFLA_QDISC]);
   if (tb[IFLA_OPERSTATE]) li.operstate = mnl_attr_get_u8(tb[IFLA_OPERSTATE]);
+  if (tb[IFLA_LINK]) li.peer = static_cast<int>(mnl_attr_get_u32(tb[IFLA_LINK]));
   if (tb[IFLA_LINKINFO]) {
     const nlattr* info = tb[IFLA_LINKINFO];
     each_attr(mnl_attr_get_payload(info),

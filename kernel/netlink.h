@@ -49,6 +49,7 @@ struct LinkInfo {
   std::string kind;       // IFLA_INFO_KIND ("veth"), "" when none
   uint8_t operstate = 0;  // IFLA_OPERSTATE (IF_OPER_UP = 6)
   std::string qdisc;      // IFLA_QDISC: "noop" until the link watch has activated the device
+  int peer = 0;           // IFLA_LINK: a veth's peer index (in the peer's netns), 0 when none
   // True when the link can carry packets now: operationally up and its queueing discipline
   // attached. A veth gets carrier when its second end comes up, but the kernel attaches the
   // qdisc later from the link-watch work; until then every packet (the first ARP request,
