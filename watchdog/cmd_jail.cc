@@ -10,6 +10,7 @@
 #include <climits>
 #include <iostream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "base/error.h"
@@ -18,6 +19,7 @@
 #include "kernel/caps.h"
 #include "kernel/jail.h"
 #include "kernel/netlink.h"
+#include "kernel/users.h"
 #include "watchdog/cli.h"
 
 namespace goodcop::cli {
@@ -29,7 +31,7 @@ struct UsageError : Error {
 };
 
 struct JailArgs {
-  std::string user, memory, pids, cpu, net, init = "goodcop", name, cwd = "/", caps;
+  std::string user, group, memory, pids, cpu, net, init = "goodcop", name, cwd = "/", caps;
   std::vector<std::string> binds, binds_rw, env;
   bool read_only = false;
   bool no_userns = false;
@@ -72,6 +74,27 @@ kernel::Bind parse_bind(const std::string& text, bool writable) {
   if (b.source.empty() || b.source[0] != '/' || b.target.empty() || b.target[0] != '/')
     throw UsageError("invalid bind '" + text + "' (expected /SOURCE[:/TARGET])");
   return b;
+}
+
+// -u USER[:GROUP] and -g GROUP: names from the jail's own /etc/passwd and /etc/group (read
+// inside its tree, kernel/users.h), or numbers.
+void resolve_ids(const JailArgs& a, kernel::JailSpec& spec) {
+  std::string user = a.user, group = a.group;
+  if (auto colon = user.find(':'); colon != std::string::npos) {
+    if (!group.empty())
+      throw UsageError("a group in both '-u " + a.user + "' and '-g " + a.group + "'");
+    group = user.substr(colon + 1);
+    user.resize(colon);
+    if (user.empty() || group.empty()) throw UsageError("invalid user '" + a.user + "'");
+  }
+  try {
+    if (!user.empty()) std::tie(spec.uid, spec.gid) = kernel::resolve_user(spec.root, user);
+    if (!group.empty()) spec.gid = kernel::resolve_group(spec.root, group);
+  } catch (const SysError&) {
+    throw;
+  } catch (const Error& e) {
+    throw UsageError(e.what());  // not in the jail, out of the jail's range: bad input
+  }
 }
 
 kernel::JailSpec make_spec(const JailArgs& a, const std::vector<std::string>& rest) {
@@ -119,14 +142,7 @@ kernel::JailSpec make_spec(const JailArgs& a, const std::vector<std::string>& re
     if (spec.net != kernel::NetMode::kVeth) spec.addresses.clear();
   }
   spec.name = a.name.empty() ? "jail-" + std::to_string(::getpid()) : a.name;
-  if (!a.user.empty()) {
-    auto colon = a.user.find(':');
-    spec.uid = static_cast<uint32_t>(parse_number("user", a.user.substr(0, colon), 0, 65535));
-    spec.gid =
-        colon == std::string::npos
-            ? spec.uid
-            : static_cast<uint32_t>(parse_number("group", a.user.substr(colon + 1), 0, 65535));
-  }
+  resolve_ids(a, spec);
   if (!a.memory.empty()) {
     auto p = parse_size(a.memory);
     if (!p || p.value == 0) throw UsageError("invalid memory limit '" + a.memory + "'");
@@ -209,7 +225,10 @@ Verb add_jail_verb(CLI::App& root) {
       "command is not found in the jail, 2 on bad input.");
   // Everything from PATH on belongs to the jail: COMMAND's own options are not ours.
   app->prefix_command();
-  app->add_option("-u,--user", args->user, "UID[:GID] inside the jail (default 0)");
+  app->add_option("-u,--user", args->user,
+                  "USER[:GROUP] inside the jail, names from its /etc/passwd and /etc/group or "
+                  "numbers (default 0)");
+  app->add_option("-g,--group", args->group, "GROUP inside the jail (default: the user's)");
   app->add_option("--memory", args->memory, "memory limit (512M, 2G)");
   app->add_option("--pids", args->pids, "process limit");
   app->add_option("--cpu", args->cpu, "CPU limit in percent of one CPU");
