@@ -87,30 +87,40 @@ struct Parser {
   }
 
   std::string unescape(std::string_view s) const {
-    if (s.find('\\') == std::string_view::npos) return std::string(s);
     std::string out;
     out.reserve(s.size());
     for (size_t i = 0; i < s.size(); ++i) {
       char c = s[i];
       if (c != '\\') {
+        // Canonical form only: a byte the writer escapes must come escaped.
+        if (needs_escape(c)) fail("unescaped byte in '" + escape_name(s) + "'");
         out += c;
         continue;
       }
-      if (i + 3 >= s.size() + 1) fail("bad escape in '" + std::string(s) + "'");
+      if (i + 3 >= s.size() + 1) fail("bad escape in '" + escape_name(s) + "'");
       int v = 0;
       for (size_t k = 1; k <= 3; ++k) {
         char d = s[i + k];
-        if (d < '0' || d > '7') fail("bad escape in '" + std::string(s) + "'");
+        if (d < '0' || d > '7') fail("bad escape in '" + escape_name(s) + "'");
         v = v * 8 + (d - '0');
       }
-      if (v > 255) fail("bad escape in '" + std::string(s) + "'");
+      if (v > 255 || !needs_escape(static_cast<char>(v))) fail("bad escape in '" + escape_name(s) + "'");
       out += static_cast<char>(v);
       i += 3;
     }
     return out;
   }
 
+  static bool needs_escape(char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return c <= 0x20 || c >= 0x7f || c == '\\' || c == '#' || c == '=';
+  }
+
   uint64_t number(std::string_view key, std::string_view v, uint64_t max = UINT64_MAX) const {
+    // Canonical decimal only (what the writer produces): digits, no leading zero.
+    if (v.empty() || v.size() > 20 || (v[0] == '0' && v.size() > 1) ||
+        v.find_first_not_of("0123456789") != std::string_view::npos)
+      fail(fmt::format("{}: expected a decimal number", key));
     // Fast path for the common short number; parse_uint() words the errors.
     if (!v.empty() && v.size() <= 18 && (v[0] != '0' || v.size() == 1)) {
       uint64_t n = 0;
@@ -136,7 +146,12 @@ struct Parser {
     if (dot == std::string_view::npos || v.size() - dot - 1 != 9)
       fail(std::string(key) + ": expected seconds and nine digits of nanoseconds");
     uint64_t sec = number(key, v.substr(0, dot), INT64_MAX / 1'000'000'000 - 1);
-    uint64_t ns = number(key, v.substr(dot + 1), 999'999'999);
+    uint64_t ns = 0;
+    for (char c : v.substr(dot + 1)) {
+      if (c < '0' || c > '9') fail(std::string(key) + ": expected seconds and nine digits of nanoseconds");
+      ns = ns * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (neg && sec == 0) fail(std::string(key) + ": negative zero seconds");  // the writer says "-1.5..." for -0.5 s
     auto s = static_cast<int64_t>(sec);
     return (neg ? -s : s) * 1'000'000'000 + static_cast<int64_t>(ns);
   }
@@ -151,13 +166,13 @@ struct Parser {
   void unhex_into(std::string_view key, std::string_view v, char* out) const {
     for (size_t i = 0; i + 1 < v.size(); i += 2) {
       int hi = nibble(v[i]), lo = nibble(v[i + 1]);
-      if (hi < 0 || lo < 0) fail(std::string(key) + ": expected lower-case hex digits");
+      if (hi < 0 || lo < 0) fail(escape_name(key) + ": expected lower-case hex digits");
       out[i / 2] = static_cast<char>(hi * 16 + lo);
     }
   }
 
   std::string unhex(std::string_view key, std::string_view v) const {
-    if (v.size() % 2 != 0) fail(std::string(key) + ": expected hex digits");
+    if (v.size() % 2 != 0) fail(escape_name(key) + ": expected hex digits");
     std::string out(v.size() / 2, '\0');
     unhex_into(key, v, out.data());
     return out;
@@ -165,7 +180,7 @@ struct Parser {
 
   std::string rel_path(std::string_view tok) const {
     if (tok == ".") return {};
-    if (tok.substr(0, 2) != "./") fail("path '" + std::string(tok) + "' does not start with './'");
+    if (tok.substr(0, 2) != "./") fail("path '" + escape_name(tok) + "' does not start with './'");
     std::string p = unescape(tok.substr(2));
     if (p.size() > limits.max_path) fail("path longer than " + std::to_string(limits.max_path));
     size_t start = 0;
@@ -173,7 +188,7 @@ struct Parser {
       size_t slash = p.find('/', start);
       std::string_view comp(p.data() + start, (slash == std::string::npos ? p.size() : slash) - start);
       if (comp.empty() || comp == "." || comp == ".." || comp.find('\0') != std::string_view::npos)
-        fail("bad path '" + std::string(tok) + "'");
+        fail("bad path '" + escape_name(tok) + "'");
       if (slash == std::string::npos) break;
       start = slash + 1;
     }
@@ -181,12 +196,17 @@ struct Parser {
   }
 };
 
+// Splits on single spaces; an empty word (two spaces, a leading or trailing
+// one) is kept, so the caller refuses it: the writer never produces one.
 void split_words(std::string_view line, std::vector<std::string_view>& words) {
   words.clear();
   size_t i = 0;
-  while (i < line.size()) {
+  for (;;) {
     size_t sp = line.find(' ', i);
-    if (sp == std::string_view::npos) sp = line.size();
+    if (sp == std::string_view::npos) {
+      words.push_back(line.substr(i));
+      return;
+    }
     words.push_back(line.substr(i, sp - i));
     i = sp + 1;
   }
@@ -266,8 +286,9 @@ Manifest parse_manifest(std::string_view text, const ManifestLimits& limits) {
       split_words(line.substr(kExtPrefix.size()), words);
       for (std::string_view w : words) {
         auto eq = w.find('=');
-        if (eq == std::string_view::npos) ps.fail("expected key=value, got '" + std::string(w) + "'");
+        if (eq == std::string_view::npos) ps.fail("expected key=value, got '" + escape_name(w) + "'");
         std::string_view key = w.substr(0, eq), val = w.substr(eq + 1);
+        if (!have_ctime && key != "ctime") ps.fail("'#+' line must start with ctime");
         if (key == "ctime" && !have_ctime) {
           tail.ctime_ns = ps.time(key, val);
           have_ctime = true;
@@ -277,7 +298,7 @@ Manifest parse_manifest(std::string_view text, const ManifestLimits& limits) {
             ps.fail("xattrs not sorted or repeated");
           xattrs.emplace_back(std::move(name), ps.unhex(key, val));
         } else {
-          ps.fail("unknown or repeated key '" + std::string(key) + "'");
+          ps.fail("unknown or repeated key '" + escape_name(key) + "'");
         }
       }
       if (!have_ctime) ps.fail("'#+' line without ctime");
@@ -305,14 +326,16 @@ Manifest parse_manifest(std::string_view text, const ManifestLimits& limits) {
     }
     uint32_t seen = 0;
     enum : uint32_t { kT = 1, kM = 2, kU = 4, kG = 8, kN = 16, kI = 32, kTi = 64, kS = 128, kD = 256, kL = 512, kH = 1024 };
+    // Each keyword at most once, in the writer's order (the bits are in that order).
     auto once = [&](uint32_t bit, std::string_view key) {
       if (seen & bit) ps.fail("repeated key '" + std::string(key) + "'");
+      if (seen > bit) ps.fail("keyword '" + std::string(key) + "' out of order");
       seen |= bit;
     };
     for (size_t i = 1; i < words.size(); ++i) {
       std::string_view w = words[i];
       auto eq = w.find('=');
-      if (eq == std::string_view::npos) ps.fail("expected key=value, got '" + std::string(w) + "'");
+      if (eq == std::string_view::npos) ps.fail("expected key=value, got '" + escape_name(w) + "'");
       std::string_view key = w.substr(0, eq), val = w.substr(eq + 1);
       if (key == "type") {
         once(kT, key);
@@ -321,7 +344,7 @@ Manifest parse_manifest(std::string_view text, const ManifestLimits& limits) {
                                              EntryType::kSocket};
         auto it = std::find_if(std::begin(kAll), std::end(kAll),
                                [&](EntryType t) { return type_name(t) == val; });
-        if (it == std::end(kAll)) ps.fail("unknown type '" + std::string(val) + "'");
+        if (it == std::end(kAll)) ps.fail("unknown type '" + escape_name(val) + "'");
         cur.type = *it;
       } else if (key == "mode") {
         once(kM, key);
@@ -367,7 +390,7 @@ Manifest parse_manifest(std::string_view text, const ManifestLimits& limits) {
         ps.unhex_into(key, val, reinterpret_cast<char*>(cur.sha256.data()));
         cur.hashed = true;
       } else {
-        ps.fail("unknown keyword '" + std::string(key) + "'");
+        ps.fail("unknown keyword '" + escape_name(key) + "'");
       }
     }
     uint32_t need = kT | kM | kU | kG | kN | kI | kTi;
