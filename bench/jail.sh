@@ -8,7 +8,9 @@
 #                          pivot_root, caps, no_new_privs, seccomp, init
 # Prints each mean and its ratio to bwrap (the target: goodcop no slower than bubblewrap).
 # Run as root, by hand (not by ctest):  bench/jail.sh [RUNS]
-# GOODCOP=path/to/goodcop picks the binary (default: build/release, built when missing).
+# GOODCOP=path/to/goodcop picks the binary (default: build/release, built when missing); its
+# goodcop-jail-helper is used when it lies next to it. GOODCOP_OLD=path/to/another/goodcop
+# adds that binary to the same run ("goodcop-old": before/after a change, side by side).
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-200}
@@ -31,16 +33,24 @@ mkdir -p "$root/bin" "$root/proc" "$root/dev" "$root/tmp" "$root/sys" "$root/etc
 cp /bin/busybox "$root/bin/busybox"
 for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
 
-echo "goodcop: $GOODCOP ($(du -h "$GOODCOP" | cut -f1)), $runs runs each, kernel $(uname -r)"
+helper=$(dirname "$GOODCOP")/goodcop-jail-helper
+[ -x "$helper" ] && helper_note=", helper $(du -h "$helper" | cut -f1)" || helper_note=", no helper"
+echo "goodcop: $GOODCOP ($(du -h "$GOODCOP" | cut -f1)$helper_note), $runs runs each, kernel $(uname -r)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 names="chroot unshare+chroot bwrap goodcop-jail"
 cmd_chroot="chroot $root /bin/true"
 cmd_unshare="unshare --user --map-root-user --mount --pid --fork --uts --ipc --net --cgroup chroot $root /bin/true"
 cmd_bwrap="bwrap --unshare-all --unshare-user --uid 0 --gid 0 --bind $root / --proc /proc --dev /dev --hostname h --new-session --die-with-parent /bin/true"
 cmd_goodcop="$GOODCOP jail $root h - /bin/true"
+cmd_old=""
+if [ -n "${GOODCOP_OLD:-}" ]; then
+  cmd_old="$(readlink -f "$GOODCOP_OLD") jail $root h - /bin/true"
+  names="$names goodcop-old"
+fi
 
 # Sanity: every contender really runs /bin/true.
-for c in "$cmd_chroot" "$cmd_unshare" "$cmd_bwrap" "$cmd_goodcop"; do
+for c in "$cmd_chroot" "$cmd_unshare" "$cmd_bwrap" "$cmd_goodcop" ${cmd_old:+"$cmd_old"}; do
   sh -c "$c" || { echo "bench/jail.sh: failed: $c" >&2; exit 3; }
 done
 
@@ -48,7 +58,7 @@ if command -v hyperfine >/dev/null; then
   json=$(mktemp /tmp/goodcop-bench.XXXXXX.json)
   hyperfine -N --warmup 10 --runs "$runs" --export-json "$json" \
     -n chroot "$cmd_chroot" -n unshare+chroot "$cmd_unshare" -n bwrap "$cmd_bwrap" \
-    -n goodcop-jail "$cmd_goodcop" >/dev/null
+    -n goodcop-jail "$cmd_goodcop" ${cmd_old:+-n goodcop-old "$cmd_old"} >/dev/null
   means=$(python3 -c '
 import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:
@@ -59,7 +69,8 @@ else
   means=""
   for n in $names; do
     case $n in
-      chroot) c=$cmd_chroot ;; unshare+chroot) c=$cmd_unshare ;; bwrap) c=$cmd_bwrap ;; *) c=$cmd_goodcop ;;
+      chroot) c=$cmd_chroot ;; unshare+chroot) c=$cmd_unshare ;; bwrap) c=$cmd_bwrap ;;
+      goodcop-old) c=$cmd_old ;; *) c=$cmd_goodcop ;;
     esac
     start=$(date +%s%N)
     i=0
@@ -81,3 +92,4 @@ echo "$means" | awk 'NF == 4 { name[NR] = $1; mean[NR] = $2; sd[NR] = $3; cpu[NR
       printf "%-16s %10.2f %10.2f %10.2f %11.2fx %11.2fx\n", name[i], mean[i], sd[i], cpu[i],
              mean[i] / b, (bc > 0 ? cpu[i] / bc : 0);
   }'
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -176,18 +176,45 @@ bool adopted_exited(int pidfd, int timeout_ms) {
   return n > 0;
 }
 
+// goodcop-jail-helper in the directory of `path` (resolved when it is /proc/self/exe), or ""
+// when there is none.
+std::string helper_next_to(const std::string& path) {
+  std::string real = path;
+  if (path.rfind("/proc/", 0) == 0) {
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
+    if (n <= 0) return "";
+    real.assign(buf, static_cast<size_t>(n));
+  }
+  const size_t slash = real.rfind('/');
+  if (slash == std::string::npos) return "";
+  std::string candidate = real.substr(0, slash + 1) + kHelperName;
+  struct stat st {};
+  if (::stat(candidate.c_str(), &st) != 0) return "";
+  return candidate;
+}
+
 }  // namespace
 
 Helper::Helper(const std::string& path) {
-  UniqueFd src = open_fd(path, O_RDONLY);
-  struct stat st = fstat_fd(src.get(), path);
+  source_ = helper_next_to(path);
+  const bool found = !source_.empty();
+  if (!found) source_ = path;
+  UniqueFd src = open_fd(source_, O_RDONLY);
+  struct stat st = fstat_fd(src.get(), source_);
+  // Run as root by every jail start: a file someone else can change is someone else's root.
+  if (found && (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != ::geteuid()) ||
+                (st.st_mode & (S_IWGRP | S_IWOTH)) != 0))
+    throw Error("jail helper '" + source_ +
+                "': not a regular file owned by root and writable "
+                "only by its owner");
   UniqueFd mem(check(::memfd_create("goodcop", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC),
                      "memfd_create", path));
   off_t off = 0;
   while (off < st.st_size) {
     ssize_t n = ::sendfile(mem.get(), src.get(), &off, static_cast<size_t>(st.st_size - off));
     if (n < 0 && errno == EINTR) continue;
-    check(n, "sendfile", path);
+    check(n, "sendfile", source_);
     if (n == 0) break;
   }
   check(::fchmod(mem.get(), 0555), "fchmod", "memfd");
@@ -201,14 +228,6 @@ const Helper& self_helper() {
   // Copied once per process (a few MB); a function-local static is thread-safe to create.
   static const Helper helper("/proc/self/exe");
   return helper;
-}
-
-uint32_t host_id_base(const JailSpec& spec) {
-  if (spec.host_id_base != 0) return spec.host_id_base;
-  // FNV-1a of the name picks one of 4096 slots of 65536 ids above 0x10000000.
-  uint32_t h = 2166136261u;
-  for (unsigned char c : spec.name) h = (h ^ c) * 16777619u;
-  return 0x10000000u + (h % 4096u) * 65536u;
 }
 
 Jail start(const JailSpec& spec, const Helper& helper) {

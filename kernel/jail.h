@@ -65,16 +65,27 @@ struct JailSpec {
   int stdio[3] = {0, 1, 2};      // the caller's fds the jail gets as stdin/stdout/stderr
 };
 
-// The goodcop binary that runs the setup mode, copied once into a sealed memfd so no
-// process in a jail can reach (and rewrite) the host's binary through /proc/*/exe.
+// The file name of the small static binary that runs the setup modes (kernel/helper_main.cc),
+// installed next to goodcop.
+inline constexpr const char* kHelperName = "goodcop-jail-helper";
+
+// The binary that runs the setup modes, copied once into a sealed memfd so no process in a
+// jail can reach (and rewrite) a host binary through /proc/*/exe (CVE-2019-5736).
 class Helper {
  public:
-  // path: the goodcop binary (tests: GOODCOP_BINARY; goodcop itself: /proc/self/exe).
+  // path: the goodcop binary (tests: GOODCOP_BINARY; goodcop itself: /proc/self/exe) or the
+  // helper itself. goodcop-jail-helper next to it is used when it is there (it starts in a
+  // fraction of goodcop's time and is a fraction of its size); otherwise path itself, whose
+  // main() calls run_internal_mode. A helper file that is not root's (or ours) or that others
+  // can write is refused (Error): the jail's init would run it as root.
   explicit Helper(const std::string& path = "/proc/self/exe");
   int fd() const { return memfd_.get(); }
+  // The file that was copied.
+  const std::string& source() const { return source_; }
 
  private:
   UniqueFd memfd_;
+  std::string source_;
 };
 
 // The process-wide Helper for /proc/self/exe, created on first use (thread-safe).

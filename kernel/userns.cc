@@ -8,8 +8,17 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "kernel/jail.h"
 
 namespace goodcop::kernel {
+
+uint32_t host_id_base(const JailSpec& spec) {
+  if (spec.host_id_base != 0) return spec.host_id_base;
+  // FNV-1a of the name picks one of 4096 slots of 65536 ids above 0x10000000.
+  uint32_t h = 2166136261u;
+  for (unsigned char c : spec.name) h = (h ^ c) * 16777619u;
+  return 0x10000000u + (h % 4096u) * 65536u;
+}
 
 void write_id_maps(pid_t pid, uint32_t base) {
   const std::string map = "0 " + std::to_string(base) + " " + std::to_string(kJailIdCount) + "\n";

@@ -83,6 +83,7 @@ void write_record(int fd, const Report& r) noexcept {
 
 std::string encode_spec(const JailSpec& s) {
   Writer w;
+  w.str(kWireMagic);
   w.str(s.name);
   w.str(s.root);
   w.u64(s.read_only_root);
@@ -110,6 +111,12 @@ std::string encode_spec(const JailSpec& s) {
 
 JailSpec decode_spec(std::string_view bytes) {
   Reader r(bytes);
+  // goodcop and goodcop-jail-helper are two files: after an upgrade of one of them, a
+  // running goodcop could exec a helper of another version.
+  if (r.str() != kWireMagic)
+    throw Error(
+        "jail setup: spec from another goodcop version (goodcop-jail-helper does not "
+        "match goodcop)");
   JailSpec s;
   s.name = r.str();
   s.root = r.str();

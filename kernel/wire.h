@@ -12,6 +12,9 @@
 
 namespace goodcop::kernel {
 
+// The first field of an encoded spec; changes whenever the encoding does.
+inline constexpr const char* kWireMagic = "goodcop-spec-2";
+
 // Encodes the spec (and the host id base) for the setup mode.
 std::string encode_spec(const JailSpec& spec);
 // Decodes what encode_spec wrote; throws Error on malformed input.

@@ -14,7 +14,8 @@ namespace goodcop::test {
 // /etc/passwd. On its own tmpfs, unmounted when the test binary exits.
 const std::string& jail_rootfs();
 
-// The Helper for GOODCOP_BINARY (the test binary itself has no setup mode).
+// The Helper for GOODCOP_BINARY: goodcop-jail-helper next to it (the test binary itself has
+// no setup mode).
 const kernel::Helper& jail_helper();
 
 // A spec for jail_rootfs() running argv, named "t-<pid>".
