@@ -1,5 +1,8 @@
-// `goodcop seal DIR -o ARCHIVE` / `goodcop seal DIR --golden GOLDEN`: a golden
-// archive of a tree (backups/), its manifest inside and its SHA-256 beside it.
+// `goodcop seal`: two forms, told apart by their options, never by guessing.
+//   goodcop seal DIR -o ARCHIVE | --golden GOLDEN   offline: a golden archive of a tree
+//                                                   (backups/), manifest inside, SHA-256 beside it
+//   goodcop seal JAIL [--socket PATH]               the daemon accepts a jail's current tree
+//                                                   as its new golden version
 #include <fmt/format.h>
 
 #include <iostream>
@@ -8,12 +11,28 @@
 
 #include "backups/seal.h"
 #include "watchdog/cli.h"
+#include "watchdog/daemon/control_server.h"
 
 namespace goodcop::cli {
+
+// watchdog/cmd_control.cc: sends one jail verb to the daemon, prints its answer.
+// TODO(lead): declare in watchdog/cli.h.
+int run_daemon_jail_verb(const std::string& verb, const std::string& jail,
+                         const std::string& socket);
+
 namespace {
 
+// A policy's jail name (config/values.h check_name): [a-z0-9][a-z0-9-]{0,30}. No '/' or
+// '.', so a path or an archive name is never mistaken for one.
+bool is_jail_name(const std::string& s) {
+  if (s.empty() || s.size() > 31 || s[0] == '-') return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  return true;
+}
+
 struct SealArgs {
-  std::string dir, out, golden, compression = "zstd";
+  std::string dir, out, golden, compression = "zstd", socket;
 };
 
 backups::Compression compression_of(const std::string& s) {
@@ -22,25 +41,50 @@ backups::Compression compression_of(const std::string& s) {
   return backups::Compression::kNone;
 }
 
+int run_daemon_form(const SealArgs& a, const CLI::App& app) {
+  if (app.count("--compression") > 0) {
+    std::cerr << "goodcop: seal: --compression applies to DIR -o ARCHIVE or DIR --golden GOLDEN\n";
+    return kExitUsage;
+  }
+  if (!is_jail_name(a.dir)) {
+    std::cerr << "goodcop: seal: '" << a.dir
+              << "' is not a jail name: seal a directory with -o ARCHIVE or --golden GOLDEN\n";
+    return kExitUsage;
+  }
+  return run_daemon_jail_verb("seal", a.dir, a.socket);
+}
+
 }  // namespace
 
 Verb add_seal_verb(CLI::App& root) {
   auto a = std::make_shared<SealArgs>();
   Verb v;
-  v.app = root.add_subcommand("seal", "write a golden archive of a tree (pax, zstd, manifest inside)");
-  v.app->add_option("DIR", a->dir, "tree to seal")->required();
-  auto* out = v.app->add_option("-o,--output", a->out, "archive to write (its digest goes to ARCHIVE.sha256)");
-  auto* golden = v.app->add_option("--golden", a->golden,
-                                   "golden directory: write the next version N.tar.zst and make it current");
+  v.app = root.add_subcommand(
+      "seal", "write a golden archive of a tree, or have the daemon seal a jail's tree");
+  v.app->add_option("DIR|JAIL", a->dir, "tree to seal, or (without -o/--golden) a jail name")
+      ->required();
+  auto* out = v.app->add_option("-o,--output", a->out,
+                                "archive to write (its digest goes to ARCHIVE.sha256)");
+  auto* golden =
+      v.app->add_option("--golden", a->golden,
+                        "golden directory: write the next version N.tar.zst and make it current");
   out->excludes(golden);
   v.app->add_option("--compression", a->compression, "zstd, gzip or none")
       ->check(CLI::IsMember({"zstd", "gzip", "none"}))
       ->capture_default_str();
-  v.run = [a] {
-    if (a->out.empty() && a->golden.empty()) {
-      std::cerr << "goodcop: seal: one of -o ARCHIVE or --golden DIR is required\n";
-      return kExitUsage;
-    }
+  auto* socket = v.app->add_option("--socket", a->socket,
+                                   "JAIL form: control socket of the daemon (default " +
+                                       std::string(supervisor::kDefaultSocket) + ")");
+  socket->excludes(out)->excludes(golden);
+  v.app->footer(
+      "Forms:\n"
+      "  goodcop seal DIR -o ARCHIVE        seal the tree DIR into ARCHIVE (offline)\n"
+      "  goodcop seal DIR --golden GOLDEN   seal DIR as the next version in GOLDEN (offline)\n"
+      "  goodcop seal JAIL [--socket PATH]  the running daemon accepts JAIL's current tree as\n"
+      "                                     its new golden version");
+  CLI::App* app = v.app;
+  v.run = [a, app] {
+    if (a->out.empty() && a->golden.empty()) return run_daemon_form(*a, *app);
     backups::SealOptions o;
     o.compression = compression_of(a->compression);
     if (!a->golden.empty()) {

@@ -1,7 +1,13 @@
-// The backups verbs of the goodcop binary: seal, restore, evidence. They are wired
-// into watchdog/cli.cc by the lead; until then these cases skip with a note.
+// The backups verbs of the goodcop binary: seal, restore (offline and daemon forms),
+// evidence.
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "backups/evidence.h"
 #include "backups/seal.h"
@@ -24,6 +30,50 @@ bool wired(const std::string& verb, const std::string& mark) {
   return false;
 }
 
+// A one-shot stand-in for the daemon's control socket: answers one request with `reply`.
+class FakeDaemon {
+ public:
+  FakeDaemon(const std::string& path, std::string reply) : path_(path) {
+    fd_ = goodcop::UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    REQUIRE(fd_.get() >= 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    REQUIRE(path.size() < sizeof a.sun_path);
+    std::memcpy(a.sun_path, path.data(), path.size());
+    REQUIRE(::bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd_.get(), 4) == 0);
+    thread_ = std::thread([this, reply] {
+      goodcop::UniqueFd c(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!c) return;  // shut down unused
+      char buf[4096];
+      for (;;) {
+        ssize_t n = ::read(c.get(), buf, sizeof buf);
+        if (n <= 0) break;
+        request_.append(buf, static_cast<size_t>(n));
+        if (request_.find('\n') != std::string::npos) break;
+      }
+      (void)!::write(c.get(), reply.data(), reply.size());
+    });
+  }
+  ~FakeDaemon() {
+    ::shutdown(fd_.get(), SHUT_RDWR);  // wakes accept() when nobody came
+    if (thread_.joinable()) thread_.join();
+    ::unlink(path_.c_str());
+  }
+  // The request line, once the client is done.
+  std::string request() {
+    ::shutdown(fd_.get(), SHUT_RDWR);
+    if (thread_.joinable()) thread_.join();
+    return request_;
+  }
+
+ private:
+  std::string path_;
+  goodcop::UniqueFd fd_;
+  std::string request_;
+  std::thread thread_;
+};
+
 }  // namespace
 
 TEST_CASE("cli: seal, restore --check, restore", "[backups][cli]") {
@@ -37,14 +87,15 @@ TEST_CASE("cli: seal, restore --check, restore", "[backups][cli]") {
   std::string digest = bk::read_recorded_digest(arc);
   struct stat st {};
   REQUIRE(::stat(arc.c_str(), &st) == 0);
-  CHECK(s.out == "sealed '" + src + "' into '" + arc + "': 2 entries, " + std::to_string(st.st_size) +
-                     " bytes, sha256 " + digest + "\n");
+  CHECK(s.out == "sealed '" + src + "' into '" + arc + "': 2 entries, " +
+                     std::to_string(st.st_size) + " bytes, sha256 " + digest + "\n");
   auto c = run_goodcop({"restore", "--check", arc});
   CHECK(c.status == 0);
   CHECK(c.out == "ok: '" + arc + "': sha256 " + digest + ", 2 entries match the manifest\n");
   auto r = run_goodcop({"restore", arc, jail});
   CHECK(r.status == 0);
-  CHECK(r.out == "restored '" + jail + "' from '" + arc + "': 2 entries, sha256 " + digest + " (new tree)\n");
+  CHECK(r.out == "restored '" + jail + "' from '" + arc + "': 2 entries, sha256 " + digest +
+                     " (new tree)\n");
   CHECK(goodcop::read_file(jail + "/index.html") == "hello\n");
 
   goodcop::test::flip_byte(arc, 40);
@@ -54,9 +105,74 @@ TEST_CASE("cli: seal, restore --check, restore", "[backups][cli]") {
   auto refused = run_goodcop({"restore", arc, jail});
   CHECK(refused.status == 3);
   CHECK(goodcop::read_file(jail + "/index.html") == "hello\n");
+  // A path is never taken for a jail name: without -o/--golden it is a usage error.
   auto usage = run_goodcop({"seal", src});
   CHECK(usage.status == 2);
-  CHECK(usage.err == "goodcop: seal: one of -o ARCHIVE or --golden DIR is required\n");
+  CHECK(usage.err ==
+        "goodcop: seal: '" + src +
+            "' is not a jail name: seal a directory with -o ARCHIVE or --golden GOLDEN\n");
+}
+
+TEST_CASE("cli: seal JAIL and restore JAIL go to the daemon", "[backups][cli]") {
+  TempDir t;
+  std::string sock = t / "control.sock";
+  for (const char* verb : {"seal", "restore"}) {
+    auto r = run_goodcop({verb, "web1", "--socket", sock});
+    CHECK(r.status == 3);
+    CHECK(r.err == std::string("goodcop: ") + verb + ": control socket '" + sock +
+                       "': connect: No such file or directory (is the daemon running?)\n");
+    CHECK(r.out.empty());
+  }
+  // A stand-in daemon: the request it gets is the daemon verb, with the jail.
+  for (const char* verb : {"seal", "restore"}) {
+    FakeDaemon d(sock, "{\"ok\":true,\"state\":\"starting\"}\n");
+    auto r = run_goodcop({verb, "web1", "--socket", sock});
+    CHECK(r.status == 0);
+    CHECK(r.out.rfind("web1: ", 0) == 0);  // the daemon's answer, as cmd_control.cc prints it
+    CHECK(r.err.empty());
+    auto req = nlohmann::json::parse(d.request());
+    CHECK(req["verb"] == verb);
+    CHECK(req["jail"] == "web1");
+  }
+  {
+    FakeDaemon d(sock, "{\"ok\":false,\"exit\":2,\"error\":\"unknown jail 'web9'\"}\n");
+    auto r = run_goodcop({"restore", "web9", "--socket", sock});
+    CHECK(r.status == 2);
+    CHECK(r.err == "goodcop: restore: unknown jail 'web9'\n");
+  }
+}
+
+TEST_CASE("cli: seal and restore forms are never ambiguous", "[backups][cli]") {
+  TempDir t;
+  std::string src = t / "src", arc = t / "g.tar.zst";
+  REQUIRE(::mkdir(src.c_str(), 0755) == 0);
+  auto r1 = run_goodcop({"restore", "g.tar.zst"});
+  CHECK(r1.status == 2);
+  CHECK(r1.err ==
+        "goodcop: restore: 'g.tar.zst' is not a jail name: restore a directory with ARCHIVE DIR\n");
+  auto r2 = run_goodcop({"restore", "web1", "--keep", "data"});
+  CHECK(r2.status == 2);
+  CHECK(r2.err == "goodcop: restore: --keep needs DIR (restore ARCHIVE DIR)\n");
+  auto r3 = run_goodcop({"restore", arc, t / "jail", "--socket", t / "s"});
+  CHECK(r3.status == 2);
+  CHECK(r3.err == "goodcop: restore: --socket applies to the JAIL form only\n");
+  auto r4 = run_goodcop({"seal", src, "-o", arc, "--socket", t / "s"});
+  CHECK(r4.status == 2);
+  CHECK(r4.err.find("excludes") != std::string::npos);
+  auto r5 = run_goodcop({"seal", "web1", "--compression", "gzip"});
+  CHECK(r5.status == 2);
+  CHECK(r5.err ==
+        "goodcop: seal: --compression applies to DIR -o ARCHIVE or DIR --golden GOLDEN\n");
+  CHECK(::access(arc.c_str(), F_OK) != 0);
+  // --help tells both forms.
+  auto hs = run_goodcop({"seal", "--help"});
+  CHECK(hs.status == 0);
+  CHECK(hs.out.find("goodcop seal DIR -o ARCHIVE") != std::string::npos);
+  CHECK(hs.out.find("goodcop seal JAIL [--socket PATH]") != std::string::npos);
+  auto hr = run_goodcop({"restore", "--help"});
+  CHECK(hr.status == 0);
+  CHECK(hr.out.find("goodcop restore ARCHIVE DIR") != std::string::npos);
+  CHECK(hr.out.find("goodcop restore JAIL [--socket PATH]") != std::string::npos);
 }
 
 TEST_CASE("cli: evidence list, show, verify, export", "[backups][cli]") {
