@@ -25,7 +25,10 @@ int run_daemon(const DaemonOptions& opt, PolicySource source) {
   unsigned threads = opt.pool_threads;
   if (threads == 0) threads = std::max(2u, std::thread::hardware_concurrency());
   asio::thread_pool pool(threads);
-  Supervisor sup(io, pool, store, events, std::move(source));
+  Supervisor::Options so;
+  so.max_execs = opt.max_execs;
+  so.metrics_path = opt.metrics.empty() ? opt.state_dir + "/metrics.prom" : opt.metrics;
+  Supervisor sup(io, pool, store, events, std::move(source), so);
   handler = [&sup](const Request& r, Reply reply) { sup.handle(r, std::move(reply)); };
 
   asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);

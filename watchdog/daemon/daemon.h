@@ -18,6 +18,8 @@ struct DaemonOptions {
   std::string event_log;      // "" = <state_dir>/events.log
   unsigned pool_threads = 0;  // 0 = hardware concurrency (at least 2)
   uid_t control_uid = 0;      // who may use the control socket (root)
+  unsigned max_execs = 16;    // concurrent `goodcop exec` commands
+  std::string metrics;        // Prometheus textfile, "" = <state_dir>/metrics.prom
 };
 
 // Runs the daemon until SIGTERM/SIGINT; returns the exit code (0 after a clean stop).

@@ -288,7 +288,8 @@ void JailTask::run(Action a) {
       on_pool([driver, result] { *result = driver->check(); },
               [this, result, t0](const std::string& err) {
                 auto took = std::chrono::duration_cast<milliseconds>(Steady::now() - t0);
-                status_.last_check = format_time_utc(System::now());
+                status_.last_check_time = System::now();
+                status_.last_check = format_time_utc(status_.last_check_time);
                 status_.last_check_ms = took.count();
                 ++status_.checks;
                 if (!err.empty()) {

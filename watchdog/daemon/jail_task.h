@@ -42,7 +42,8 @@ struct JailStatus {
   std::string address;
   std::string last_check;      // RFC 3339 UTC, "" before the first check
   int64_t last_check_ms = -1;  // duration of the last check
-  std::string last_incident;   // evidence path of the last incident, "" if none
+  std::chrono::system_clock::time_point last_check_time{};
+  std::string last_incident;  // evidence path of the last incident, "" if none
   unsigned restarts = 0;
   // Counters since the daemon started supervising the jail (metrics.h).
   uint64_t checks = 0;             // checks completed (clean or not)

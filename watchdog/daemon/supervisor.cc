@@ -23,7 +23,11 @@ Supervisor::Supervisor(asio::io_context& io, asio::thread_pool& pool, const Stat
 
 Supervisor::Supervisor(asio::io_context& io, asio::thread_pool& pool, const StateStore& store,
                        EventLog& events, PolicySource source, Options opt)
-    : io_(io), pool_(pool), store_(store), events_(events), source_(std::move(source)), opt_(opt) {}
+    : io_(io), pool_(pool), store_(store), events_(events), source_(std::move(source)), opt_(opt) {
+  if (!opt_.metrics_path.empty())
+    metrics_ = std::make_unique<MetricsWriter>(
+        io_, opt_.metrics_path, [this] { return status(); }, opt_.metrics_interval);
+}
 
 Supervisor::~Supervisor() {
   alive_.reset();
@@ -92,6 +96,7 @@ void Supervisor::add_jail(DesiredJail d, size_t index, size_t count, const std::
     rec = dirty;
   }
   JailTask* t = task.get();
+  if (metrics_) t->on_change([m = metrics_.get()] { m->touch(); });
   jails_[name] = Entry{std::move(task), std::move(d.file), std::move(d.fingerprint), false};
   t->begin(rec, reason);
 }
@@ -184,6 +189,7 @@ void Supervisor::run_reload(std::function<void(const ReloadResult&)> done) {
             if (it != jails_.end()) {
               counters = it->second.task->status();
               jails_.erase(it);  // the old driver goes with its task, its stop completed
+              if (metrics_) metrics_->touch();
             }
             if (!carry->has_value()) {
               try {
@@ -333,7 +339,10 @@ void Supervisor::start_exec(const Request& req, Reply reply) {
 void Supervisor::stop_all(std::function<void()> done) {
   stopping_ = true;
   auto left = std::make_shared<size_t>(jails_.size());
-  auto finish = std::make_shared<std::function<void()>>(std::move(done));
+  auto finish = std::make_shared<std::function<void()>>([this, done = std::move(done)] {
+    if (metrics_) metrics_->flush();  // the stopped states, not the last rate-limited ones
+    done();
+  });
   if (*left == 0) {
     (*finish)();
     return;

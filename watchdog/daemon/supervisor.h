@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "watchdog/daemon/jail_task.h"
+#include "watchdog/daemon/metrics.h"
 
 namespace goodcop::supervisor {
 
@@ -49,7 +50,9 @@ struct ReloadResult {
 class Supervisor {
  public:
   struct Options {
-    unsigned max_execs = 16;  // concurrent `goodcop exec` sessions (each holds a thread)
+    unsigned max_execs = 16;   // concurrent `goodcop exec` sessions (each holds a thread)
+    std::string metrics_path;  // the Prometheus textfile ("" = none), metrics.h
+    std::chrono::milliseconds metrics_interval{1000};  // at most one write per interval
   };
 
   Supervisor(boost::asio::io_context& io, boost::asio::thread_pool& pool, const StateStore& store,
@@ -77,6 +80,8 @@ class Supervisor {
   // The status of every jail, sorted by name.
   std::vector<JailStatus> status() const;
   JailTask* find(const std::string& name);
+  // The metrics writer, or nullptr when there is no metrics file.
+  MetricsWriter* metrics() { return metrics_.get(); }
 
  private:
   struct Entry {
@@ -104,6 +109,7 @@ class Supervisor {
   bool reloading_ = false;
   bool stopping_ = false;
   std::vector<std::function<void()>> idle_waiters_;  // stop_all waiting for a reload
+  std::unique_ptr<MetricsWriter> metrics_;
   std::map<uint64_t, std::thread> execs_;
   uint64_t exec_seq_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

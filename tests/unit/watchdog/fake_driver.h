@@ -180,8 +180,7 @@ class FakeDriver : public supervisor::JailDriver {
   std::string seal() override {
     std::lock_guard<std::mutex> l(j_->m);
     j_->calls.push_back("seal");
-    if (j_->fail_seal)
-      throw std::runtime_error("write '/golden/2.tar.zst': Disk quota exceeded");
+    if (j_->fail_seal) throw std::runtime_error("write '/golden/2.tar.zst': Disk quota exceeded");
     j_->golden_current = ++j_->golden_versions;
     j_->deviation = false;  // the current tree is golden now
     return "golden version " + std::to_string(j_->golden_current) + " sealed";

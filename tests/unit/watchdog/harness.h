@@ -44,8 +44,18 @@ struct Harness {
   bool source_fails = false;            // the directory cannot be read
   std::set<std::string> driver_fails;   // make_driver throws for these jails
   std::vector<std::string> duplicates;  // also defined in "dup-NAME.yaml"
-  std::unique_ptr<Supervisor> sup = std::make_unique<Supervisor>(
-      io, pool, store, events, [this] { return source(); }, Supervisor::Options{2});
+  std::unique_ptr<Supervisor> sup;
+
+  // Exec limit 2; the metrics file in the temporary directory, rewritten at most once
+  // per `metrics_interval`.
+  explicit Harness(milliseconds metrics_interval = milliseconds(1000)) {
+    Supervisor::Options o;
+    o.max_execs = 2;
+    o.metrics_path = tmp / "metrics.prom";
+    o.metrics_interval = metrics_interval;
+    sup = std::make_unique<Supervisor>(
+        io, pool, store, events, [this] { return source(); }, o);
+  }
 
   PolicySet source() {
     if (source_fails) throw goodcop::SysError("policy directory", "/etc/goodcop/jails", EACCES);
