@@ -82,7 +82,8 @@ std::string reset_upper(const std::string& state_dir) {
 void mount_overlay(const std::string& lower, const std::string& state_dir,
                    const std::string& target) {
   UpperDirs u = upper_dirs(state_dir);
-  for (const std::string* p : std::initializer_list<const std::string*>{&lower, &u.upper, &u.work}) {
+  for (const std::string* p :
+       std::initializer_list<const std::string*>{&lower, &u.upper, &u.work}) {
     if (p->find_first_of(",:\\") != std::string::npos)
       throw Error("overlay: path '" + *p + "' contains ',', ':' or '\\'");
   }
@@ -93,17 +94,6 @@ void mount_overlay(const std::string& lower, const std::string& state_dir,
 
 void unmount_overlay(const std::string& target) {
   check(::umount2(target.c_str(), UMOUNT_NOFOLLOW), "umount", target);
-}
-
-void mount_upper_quota(const std::string& state_dir, uint64_t bytes) {
-  if (bytes == 0) throw Error("disk quota: size must be positive");
-  std::string opts = "size=" + std::to_string(bytes) + ",mode=0700";
-  check(::mount("goodcop-upper", state_dir.c_str(), "tmpfs", MS_NODEV | MS_NOSUID, opts.c_str()),
-        "mount tmpfs", state_dir);
-}
-
-void unmount_upper_quota(const std::string& state_dir) {
-  check(::umount2(state_dir.c_str(), UMOUNT_NOFOLLOW), "umount", state_dir);
 }
 
 }  // namespace goodcop::backups

@@ -38,12 +38,19 @@ void mount_overlay(const std::string& lower, const std::string& state_dir,
 // Unmounts an overlay mounted by mount_overlay (lazily if busy is false: never).
 void unmount_overlay(const std::string& target);
 
-// Mounts a size-limited tmpfs on `state_dir` to hold upper and work: what a jail can
-// write is capped at `bytes` (a policy's limits.disk), in a filesystem of its own,
-// so a full jail cannot starve the host or the evidence directory.
-void mount_upper_quota(const std::string& state_dir, uint64_t bytes);
+// Mounts a filesystem of `bytes` (a policy's limits.disk) on `mount_dir` to hold a jail's
+// upper and work: ext4 in a sparse image `<mount_dir>.img` on a loop device (autoclear),
+// made with mkfs.ext4 (e2fsprogs). What a jail can write is capped in a filesystem of its
+// own, so a full jail cannot starve the host or the evidence directory (which lives
+// outside it), and the image costs disk only for what is written, never RAM. A leftover
+// image of a crashed run is replaced. Throws Error ("disk quota '<dir>': ...").
+void mount_upper_quota(const std::string& mount_dir, uint64_t bytes);
 
-// Unmounts what mount_upper_quota mounted.
-void unmount_upper_quota(const std::string& state_dir);
+// Unmounts what mount_upper_quota mounted (the loop device detaches itself) and removes
+// the image. Idempotent: a missing mount or image is not an error.
+void unmount_upper_quota(const std::string& mount_dir);
+
+// The image file behind mount_upper_quota(mount_dir): `<mount_dir>.img`.
+std::string upper_quota_image(const std::string& mount_dir);
 
 }  // namespace goodcop::backups
