@@ -15,13 +15,20 @@ namespace in = goodcop::integrity;
 
 char type_char(in::EntryType t) {
   switch (t) {
-    case in::EntryType::kFile: return 'f';
-    case in::EntryType::kDir: return 'd';
-    case in::EntryType::kSymlink: return 'l';
-    case in::EntryType::kFifo: return 'p';
-    case in::EntryType::kChar: return 'c';
-    case in::EntryType::kBlock: return 'b';
-    case in::EntryType::kSocket: return 's';
+    case in::EntryType::kFile:
+      return 'f';
+    case in::EntryType::kDir:
+      return 'd';
+    case in::EntryType::kSymlink:
+      return 'l';
+    case in::EntryType::kFifo:
+      return 'p';
+    case in::EntryType::kChar:
+      return 'c';
+    case in::EntryType::kBlock:
+      return 'b';
+    case in::EntryType::kSocket:
+      return 's';
   }
   return '?';
 }
@@ -46,8 +53,10 @@ ExpectedTree expectations(const in::Manifest& m) {
 
 }  // namespace
 
-TreeManifest build_tree_manifest(const std::string& dir) {
-  in::Manifest m = in::build_manifest(dir);
+TreeManifest build_tree_manifest(const std::string& dir, const std::vector<std::string>& ignore) {
+  in::ScanOptions so;
+  so.ignore = ignore;
+  in::Manifest m = in::build_manifest(dir, so);
   TreeManifest t;
   t.text = in::write_manifest(m);
   t.expected = expectations(m);

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "backups/extract.h"
 
@@ -11,12 +12,13 @@ namespace goodcop::backups {
 
 // A manifest as stored in a golden archive, and what it expects of every path.
 struct TreeManifest {
-  std::string text;      // the manifest file's bytes
+  std::string text;  // the manifest file's bytes
   ExpectedTree expected;
 };
 
-// Builds the manifest of `dir`.
-TreeManifest build_tree_manifest(const std::string& dir);
+// Builds the manifest of `dir`, leaving out paths matching `ignore` (integrity/glob.h).
+TreeManifest build_tree_manifest(const std::string& dir,
+                                 const std::vector<std::string>& ignore = {});
 
 // Parses manifest bytes (as stored in a golden archive). Throws Error when invalid.
 TreeManifest parse_tree_manifest(std::string_view text);

@@ -17,6 +17,7 @@
 #include "base/fd.h"
 #include "base/parse.h"
 #include "base/scope_exit.h"
+#include "integrity/glob.h"
 
 namespace goodcop::backups {
 namespace {
@@ -90,9 +91,12 @@ bool parse_version_name(const std::string& name, uint64_t* n) {
 
 const char* extension(Compression c) {
   switch (c) {
-    case Compression::kNone: return ".tar";
-    case Compression::kZstd: return ".tar.zst";
-    case Compression::kGzip: return ".tar.gz";
+    case Compression::kNone:
+      return ".tar";
+    case Compression::kZstd:
+      return ".tar.zst";
+    case Compression::kGzip:
+      return ".tar.gz";
   }
   return ".tar";
 }
@@ -126,6 +130,7 @@ SealResult write_tree_archive(const std::string& dir, const std::string& archive
                  rd.get(), ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS | ARCHIVE_READDISK_NO_FFLAGS),
              "seal", root);
     rd.check(archive_read_disk_open(rd.get(), root.c_str()), "seal open", root);
+    const integrity::IgnoreSet ignore(opts.ignore);
     std::unique_ptr<archive_entry_linkresolver, ResolverDeleter> lr(
         archive_entry_linkresolver_new());
     if (!lr) throw Error("seal: out of memory");
@@ -138,11 +143,16 @@ SealResult write_tree_archive(const std::string& dir, const std::string& archive
       rd.check(rc, "seal walk", root, true);
       std::string full = archive_entry_pathname(e.get());
       std::string rel;
-      if (full == root) rel = ".";
+      if (full == root)
+        rel = ".";
       else if (full.size() > root.size() && full.compare(0, root.size(), root) == 0 &&
                (full[root.size()] == '/' || root == "/"))
         rel = full.substr(root == "/" ? 1 : root.size() + 1);
-      else throw Error("seal: unexpected path '" + full + "' outside '" + root + "'");
+      else
+        throw Error("seal: unexpected path '" + full + "' outside '" + root + "'");
+      // Left out as the manifest's walk leaves it out: the entry and, for a directory,
+      // everything below it (never descended into).
+      if (rel != "." && ignore.matches(rel)) continue;
       if (archive_entry_filetype(e.get()) == AE_IFDIR)
         rd.check(archive_read_disk_descend(rd.get()), "seal descend", full, true);
       archive_entry_set_pathname(e.get(), rel.c_str());
@@ -161,8 +171,7 @@ SealResult write_tree_archive(const std::string& dir, const std::string& archive
       }
       w->check(archive_write_header(w->get(), e.get()), "seal write header", rel, true);
       bool is_link = archive_entry_hardlink(e.get()) != nullptr;
-      if (archive_entry_filetype(e.get()) == AE_IFREG && !is_link)
-        copy_file_data(rd, *w, rel, x);
+      if (archive_entry_filetype(e.get()) == AE_IFREG && !is_link) copy_file_data(rd, *w, rel, x);
       w->check(archive_write_finish_entry(w->get()), "seal write", rel, true);
       ++res.entries;
     }
@@ -183,7 +192,8 @@ SealResult write_tree_archive(const std::string& dir, const std::string& archive
 
 SealResult seal(const std::string& dir, const std::string& archive, const SealOptions& opts) {
   try {
-    TreeManifest m = build_tree_manifest(dir);
+    (void)integrity::IgnoreSet(opts.ignore);  // a bad glob is refused before any work
+    TreeManifest m = build_tree_manifest(dir, opts.ignore);
     return write_tree_archive(dir, archive, m.text, &m.expected, opts);
   } catch (...) {
     rethrow_with_context("seal '" + dir + "'");
@@ -199,8 +209,7 @@ std::string read_recorded_digest(const std::string& archive) {
                 ".sha256': " + std::strerror(e.code()) + ")");
   }
   std::string hex = text.substr(0, std::min<size_t>(64, text.size()));
-  bool ok = hex.size() == 64 &&
-            std::all_of(hex.begin(), hex.end(), [](char c) {
+  bool ok = hex.size() == 64 && std::all_of(hex.begin(), hex.end(), [](char c) {
               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
             });
   if (!ok) throw Error("archive '" + archive + "': invalid digest file '" + archive + ".sha256'");

@@ -17,7 +17,14 @@ namespace goodcop::backups {
 
 // How to seal.
 struct SealOptions {
+  SealOptions() = default;
+  // `{Compression::kNone}` as before `ignore` existed.
+  SealOptions(Compression c) : compression(c) {}  // NOLINT(google-explicit-constructor)
   Compression compression = Compression::kZstd;
+  // Paths left out of both the manifest and the archive: globs of the policy's
+  // watch.ignore syntax (integrity/glob.h), anchored at the tree root ("var/cache/**").
+  // The manifest records them, so a verify of the restored tree ignores them too.
+  std::vector<std::string> ignore;
 };
 
 // What sealing produced.
@@ -37,7 +44,7 @@ SealResult write_tree_archive(const std::string& dir, const std::string& archive
                               std::string_view manifest_text, const ExpectedTree* expected,
                               const SealOptions& opts = {});
 
-// Builds the manifest of `dir` (integrity/) and writes the golden archive.
+// Builds the manifest of `dir` (integrity/, without opts.ignore) and writes the golden archive.
 SealResult seal(const std::string& dir, const std::string& archive, const SealOptions& opts = {});
 
 // The digest recorded in `<archive>.sha256` (sha256sum format). Throws when absent/invalid.

@@ -8,8 +8,11 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backups/seal.h"
+#include "base/error.h"
+#include "integrity/glob.h"
 #include "watchdog/cli.h"
 #include "watchdog/daemon/control_server.h"
 
@@ -33,6 +36,7 @@ bool is_jail_name(const std::string& s) {
 
 struct SealArgs {
   std::string dir, out, golden, compression = "zstd", socket;
+  std::vector<std::string> ignore;
 };
 
 backups::Compression compression_of(const std::string& s) {
@@ -42,9 +46,12 @@ backups::Compression compression_of(const std::string& s) {
 }
 
 int run_daemon_form(const SealArgs& a, const CLI::App& app) {
-  if (app.count("--compression") > 0) {
-    std::cerr << "goodcop: seal: --compression applies to DIR -o ARCHIVE or DIR --golden GOLDEN\n";
-    return kExitUsage;
+  for (const char* opt : {"--compression", "--ignore"}) {
+    if (app.count(opt) > 0) {
+      std::cerr << "goodcop: seal: " << opt
+                << " applies to DIR -o ARCHIVE or DIR --golden GOLDEN\n";
+      return kExitUsage;
+    }
   }
   if (!is_jail_name(a.dir)) {
     std::cerr << "goodcop: seal: '" << a.dir
@@ -72,13 +79,17 @@ Verb add_seal_verb(CLI::App& root) {
   v.app->add_option("--compression", a->compression, "zstd, gzip or none")
       ->check(CLI::IsMember({"zstd", "gzip", "none"}))
       ->capture_default_str();
+  v.app->add_option("--ignore", a->ignore,
+                    "leave paths matching GLOB out of the manifest and the archive (repeatable; "
+                    "watch.ignore syntax: 'var/cache/**', '**/*.pyc')");
   auto* socket = v.app->add_option("--socket", a->socket,
                                    "JAIL form: control socket of the daemon (default " +
                                        std::string(supervisor::kDefaultSocket) + ")");
   socket->excludes(out)->excludes(golden);
   v.app->footer(
       "Forms:\n"
-      "  goodcop seal DIR -o ARCHIVE        seal the tree DIR into ARCHIVE (offline)\n"
+      "  goodcop seal DIR -o ARCHIVE [--ignore GLOB]...\n"
+      "                                     seal the tree DIR into ARCHIVE (offline)\n"
       "  goodcop seal DIR --golden GOLDEN   seal DIR as the next version in GOLDEN (offline)\n"
       "  goodcop seal JAIL [--socket PATH]  the running daemon accepts JAIL's current tree as\n"
       "                                     its new golden version");
@@ -87,6 +98,13 @@ Verb add_seal_verb(CLI::App& root) {
     if (a->out.empty() && a->golden.empty()) return run_daemon_form(*a, *app);
     backups::SealOptions o;
     o.compression = compression_of(a->compression);
+    o.ignore = a->ignore;
+    try {
+      (void)integrity::IgnoreSet(o.ignore);
+    } catch (const Error& e) {
+      std::cerr << "goodcop: seal: --ignore: " << e.what() << "\n";
+      return kExitUsage;
+    }
     if (!a->golden.empty()) {
       backups::GoldenVersion g = backups::golden_seal(a->dir, a->golden, o);
       std::cout << fmt::format("sealed '{}' as version {}: '{}' (current), sha256 {}\n", a->dir,

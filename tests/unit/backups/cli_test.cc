@@ -211,3 +211,36 @@ TEST_CASE("cli: evidence list, show, verify, export", "[backups][cli]") {
   CHECK(bad.err.find("goodcop: evidence verify: '" + b.path + "': ") == 0);
   CHECK(bad.out.find("mismatch: ") != std::string::npos);
 }
+
+TEST_CASE("cli: seal --ignore leaves paths out of the manifest and the archive", "[backups][cli]") {
+  TempDir t;
+  std::string src = t / "src", arc = t / "g.tar", jail = t / "jail";
+  for (const char* d : {"", "/www", "/cache"}) REQUIRE(::mkdir((src + d).c_str(), 0755) == 0);
+  write_text(src + "/www/index.php", "<?php\n");
+  write_text(src + "/www/index.pyc", "bytecode");
+  write_text(src + "/cache/blob", "cache");
+  auto s = run_goodcop({"seal", src, "-o", arc, "--compression", "none", "--ignore", "cache/**",
+                        "--ignore", "**/*.pyc"});
+  CHECK(s.status == 0);
+  CHECK(s.err.empty());
+  // bsdtar, not our reader, lists what is inside.
+  auto l = goodcop::test::run({"/usr/bin/bsdtar", "-tf", arc});
+  CHECK(l.status == 0);
+  CHECK(l.out == ".goodcop/MANIFEST\n./\ncache/\nwww/\nwww/index.php\n");
+  std::string manifest = bk::read_manifest_member(arc);
+  CHECK(manifest.find("blob") == std::string::npos);
+  CHECK(manifest.find("index.pyc") == std::string::npos);
+  auto r = run_goodcop({"restore", arc, jail});
+  CHECK(r.status == 0);
+  CHECK(::access((jail + "/www/index.php").c_str(), F_OK) == 0);
+  CHECK(::access((jail + "/cache/blob").c_str(), F_OK) != 0);
+
+  auto bad = run_goodcop({"seal", src, "-o", t / "bad.tar", "--ignore", "[abc"});
+  CHECK(bad.status == 2);
+  CHECK(bad.err == "goodcop: seal: --ignore: ignore glob '[abc': unclosed '['\n");
+  CHECK(::access((t / "bad.tar").c_str(), F_OK) != 0);
+  auto daemon_form = run_goodcop({"seal", "web1", "--ignore", "cache/**"});
+  CHECK(daemon_form.status == 2);
+  CHECK(daemon_form.err ==
+        "goodcop: seal: --ignore applies to DIR -o ARCHIVE or DIR --golden GOLDEN\n");
+}

@@ -1,14 +1,17 @@
 // Golden archives: what a seal keeps (owners, modes, xattrs, hard links, holes,
 // device nodes), the digest beside it, damaged or swapped archives refused, versions.
+#include "backups/seal.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "backups/archive.h"
 #include "backups/restore.h"
-#include "backups/seal.h"
 #include "base/error.h"
 #include "base/fd.h"
 #include "tests/support/support.h"
@@ -41,6 +44,28 @@ void make_tree(const std::string& d) {
   REQUIRE(::ftruncate(f.get(), 64 << 20) == 0);
 }
 
+// The member names of an archive, in order.
+std::vector<std::string> members(const std::string& arc) {
+  goodcop::UniqueFd fd = goodcop::open_fd(arc, O_RDONLY);
+  auto r = bk::open_tar_reader(fd.get(), arc);
+  std::vector<std::string> out;
+  archive_entry* e = nullptr;
+  while (archive_read_next_header(r->get(), &e) == ARCHIVE_OK)
+    out.push_back(archive_entry_pathname(e));
+  return out;
+}
+
+// A tree with caches and build droppings a seal is told to leave out.
+void make_ignorable_tree(const std::string& d) {
+  for (const char* sub : {"", "/app", "/app/lib", "/var", "/var/cache", "/var/cache/apt"})
+    REQUIRE(::mkdir((d + sub).c_str(), 0755) == 0);
+  write_text(d + "/app/index.php", "<?php echo 1;\n");
+  write_text(d + "/app/lib/util.pyc", "bytecode");
+  write_text(d + "/app/top.pyc", "bytecode");
+  write_text(d + "/var/cache/apt/pkgcache.bin", "cache");
+  write_text(d + "/var/cache/motd", "cache");
+}
+
 }  // namespace
 
 TEST_CASE("seal: an archive restores to the same tree", "[backups][seal]") {
@@ -65,7 +90,8 @@ TEST_CASE("seal: an archive restores to the same tree", "[backups][seal]") {
   bk::RestoreResult rr = bk::restore_plain(arc, out);
   CHECK_FALSE(rr.replaced);
   CHECK(snapshot(out) == snapshot(src));
-  struct stat a {}, b {}, sp {};
+  struct stat a {
+  }, b{}, sp{};
   REQUIRE(::stat((out + "/bin/tool").c_str(), &a) == 0);
   REQUIRE(::stat((out + "/bin/tool2").c_str(), &b) == 0);
   CHECK(a.st_ino == b.st_ino);
@@ -136,8 +162,9 @@ TEST_CASE("seal: a swapped archive is refused", "[backups][seal]") {
   bk::seal(a, t / "a.tar.zst");
   bk::seal(b, t / "b.tar.zst");
   REQUIRE(::rename((t / "b.tar.zst").c_str(), (t / "a.tar.zst").c_str()) == 0);
-  CHECK_THROWS_WITH(bk::verify_archive(t / "a.tar.zst"),
-                    Catch::Contains("sha256 mismatch") && Catch::Contains("damaged or swapped, refused"));
+  CHECK_THROWS_WITH(
+      bk::verify_archive(t / "a.tar.zst"),
+      Catch::Contains("sha256 mismatch") && Catch::Contains("damaged or swapped, refused"));
 }
 
 TEST_CASE("seal: an archive whose members lie about the manifest is refused", "[backups][seal]") {
@@ -150,10 +177,12 @@ TEST_CASE("seal: an archive whose members lie about the manifest is refused", "[
   std::string manifest = bk::read_manifest_member(arc);
   write_text(src + "/etc/passwd", "evil::0:0::/:/bin/sh\n");
   bk::write_tree_archive(src, arc, manifest, nullptr);  // stale manifest, fresh digest
-  CHECK_THROWS_WITH(bk::verify_archive(arc),
-                    Catch::EndsWith("member 'etc/passwd': content differs from the manifest (sha256)"));
-  CHECK_THROWS_WITH(bk::restore_plain(arc, dst),
-                    Catch::EndsWith("member 'etc/passwd': content differs from the manifest (sha256)"));
+  CHECK_THROWS_WITH(
+      bk::verify_archive(arc),
+      Catch::EndsWith("member 'etc/passwd': content differs from the manifest (sha256)"));
+  CHECK_THROWS_WITH(
+      bk::restore_plain(arc, dst),
+      Catch::EndsWith("member 'etc/passwd': content differs from the manifest (sha256)"));
   CHECK(::access(dst.c_str(), F_OK) != 0);
   CHECK(::access(bk::staging_path(dst).c_str(), F_OK) != 0);
 }
@@ -177,4 +206,38 @@ TEST_CASE("seal: golden versions, current pointer and roll back", "[backups][sea
   CHECK(bk::golden_current(golden) == golden + "/1.tar.zst");
   CHECK_THROWS_WITH(bk::golden_set_current(golden, 7), "golden '" + golden + "': no version 7");
   bk::verify_archive(bk::golden_current(golden));
+}
+
+TEST_CASE("seal: ignored paths are in neither the manifest nor the archive", "[backups][seal]") {
+  TempDir t;
+  std::string src = t / "src", arc = t / "g.tar.zst", jail = t / "jail";
+  make_ignorable_tree(src);
+  bk::SealOptions o;
+  o.ignore = {"var/cache/**", "/**/*.pyc"};
+  bk::SealResult r = bk::seal(src, arc, o);
+  CHECK(r.entries == 6);  // ., app, app/index.php, app/lib, var, var/cache
+  std::vector<std::string> want = {".goodcop/MANIFEST", "./",   "app/",      "app/index.php",
+                                   "app/lib/",          "var/", "var/cache/"};
+  auto got = members(arc);
+  std::sort(got.begin() + 1, got.end());
+  CHECK(got == want);
+  std::string manifest = bk::read_manifest_member(arc);
+  for (const char* gone : {"pkgcache", "motd", "util.pyc", "top.pyc"})
+    CHECK(manifest.find(gone) == std::string::npos);
+  CHECK(manifest.find("var/cache/**") != std::string::npos);  // the globs are recorded
+  // It restores and verifies: what was left out is not missed.
+  bk::verify_archive(arc);
+  bk::restore_plain(arc, jail);
+  auto s_src = snapshot(src), s_jail = snapshot(jail);
+  for (auto it = s_src.begin(); it != s_src.end();) {
+    bool ignored =
+        it->first.rfind("var/cache/", 0) == 0 || it->first.find(".pyc") != std::string::npos;
+    it = ignored ? s_src.erase(it) : std::next(it);
+  }
+  CHECK(s_jail == s_src);
+  // A bad glob is refused before anything is written.
+  o.ignore = {"a**"};
+  CHECK_THROWS_WITH(bk::seal(src, t / "bad.tar", o),
+                    "seal '" + src + "': ignore glob 'a**': '**' must be a whole path component");
+  CHECK(::access((t / "bad.tar").c_str(), F_OK) != 0);
 }
