@@ -54,6 +54,9 @@ struct JailStatus {
 
 using Reply = std::function<void(Response)>;
 
+// The id of an incident (and its bundle's name): "web1-20261129T182001.123Z".
+std::string incident_id(const std::string& jail, std::chrono::system_clock::time_point t);
+
 class JailTask {
  public:
   // `offset`: when the first check is due after the jail is up (check_offset()).
