@@ -18,7 +18,9 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <linux/magic.h>
 #include <sys/prctl.h>
+#include <sys/statfs.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -291,7 +293,14 @@ int setup_main(int spec_fd, int report, int go) {
       userns = open_fd("/proc/" + std::to_string(init) + "/ns/user", O_RDONLY);
     }
     std::vector<UniqueFd> trees;
-    trees.push_back(clone_tree(spec.root, {spec.read_only_root, userns.get()}));
+    // overlayfs cannot be idmapped (it lacks FS_ALLOW_IDMAP: mount_setattr fails with
+    // EINVAL). An overlay root is mounted by its owner over idmapped layers instead (the
+    // daemon's overlay storage, watchdog/driver/), so it already shows the jail's root its
+    // files as its own; the root is then cloned without a second mapping.
+    struct statfs sfs {};
+    bool overlay_root = ::statfs(spec.root.c_str(), &sfs) == 0 && sfs.f_type == OVERLAYFS_SUPER_MAGIC;
+    trees.push_back(
+        clone_tree(spec.root, {spec.read_only_root, overlay_root ? -1 : userns.get()}));
     for (const Bind& b : spec.binds)
       trees.push_back(clone_tree(b.source, {!b.writable, userns.get()}));
     send_fds(ours.get(), trees);

@@ -110,7 +110,7 @@ void DaemonFixture::write_policy(const JailSetup& j) {
     << "golden: " << golden(j.name) << "\n"
     << "storage: " << j.storage << "\n"
     << "keep: [/var/uploads]\n"
-    << "userns: false\n"
+    << "userns: " << (j.userns ? "true" : "false") << "\n"
     << "watch:\n  interval: " << j.interval << "\n  triggers: " << (j.triggers ? "true" : "false")
     << "\n"
     << "on_tamper: " << j.on_tamper << "\n"

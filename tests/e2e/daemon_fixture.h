@@ -29,6 +29,7 @@ struct JailSetup {
   std::string on_tamper = "heal";
   std::string interval = "1s";
   bool triggers = true;
+  bool userns = true;
   // exec.start; empty: busybox httpd serving /www on port 80 in the foreground.
   std::vector<std::string> start;
   std::string extra;  // more YAML lines appended to the policy

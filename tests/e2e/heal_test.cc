@@ -91,7 +91,7 @@ TEST_CASE("a page changed from inside the jail through goodcop exec is healed", 
   f.start_daemon();
   pid_t init = f.init_pid("web1");
   size_t from = f.events().size();
-  RunResult r = f.ctl({"exec", "web1", "/bin/sh", "-c", "echo owned > /www/index.html"});
+  RunResult r = f.ctl({"exec", "web1", "--", "/bin/sh", "-c", "echo owned > /www/index.html"});
   INFO(r.out << r.err);
   REQUIRE(r.status == 0);
   expect_healed(f, "web1", from, init, "www/index.html");
@@ -100,7 +100,11 @@ TEST_CASE("a page changed from inside the jail through goodcop exec is healed", 
 TEST_CASE("a file added to the jail is caught and removed by the heal", "[root][e2e]") {
   GOODCOP_REQUIRE_ROOT();
   DaemonFixture f;
-  f.add_jail({});
+  // Plain storage: the host sees the tree with the jail's own ids and may add to it (an
+  // overlay with a user namespace refuses files with host ids outside the jail's range).
+  JailSetup j;
+  j.storage = "plain";
+  f.add_jail(j);
   f.start_daemon();
   pid_t init = f.init_pid("web1");
   size_t from = f.events().size();
@@ -113,9 +117,7 @@ TEST_CASE("a file added to the jail is caught and removed by the heal", "[root][
 TEST_CASE("a file deleted from the jail is caught and restored", "[root][e2e]") {
   GOODCOP_REQUIRE_ROOT();
   DaemonFixture f;
-  JailSetup j;
-  j.storage = "plain";
-  f.add_jail(j);
+  f.add_jail({});
   f.start_daemon();
   pid_t init = f.init_pid("web1");
   size_t from = f.events().size();
@@ -197,14 +199,14 @@ TEST_CASE("persistent data in a keep path survives a heal", "[root][e2e]") {
   DaemonFixture f;
   f.add_jail({});
   f.start_daemon();
-  RunResult w = f.ctl({"exec", "web1", "/bin/sh", "-c", "echo kept > /var/uploads/photo.jpg"});
+  RunResult w = f.ctl({"exec", "web1", "--", "/bin/sh", "-c", "echo kept > /var/uploads/photo.jpg"});
   INFO(w.out << w.err);
   REQUIRE(w.status == 0);
   pid_t init = f.init_pid("web1");
   size_t from = f.events().size();
   write_text(f.jail_path("web1") + "/www/index.html", "defaced\n");
   expect_healed(f, "web1", from, init, "www/index.html");
-  RunResult r = f.ctl({"exec", "web1", "/bin/cat", "/var/uploads/photo.jpg"});
+  RunResult r = f.ctl({"exec", "web1", "--", "/bin/cat", "/var/uploads/photo.jpg"});
   CHECK(r.status == 0);
   CHECK(r.out == "kept\n");
 }

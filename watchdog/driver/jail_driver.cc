@@ -21,8 +21,11 @@
 #include "base/fd.h"
 #include "base/log.h"
 #include "base/parse.h"
+#include "base/scope_exit.h"
 #include "integrity/glob.h"
 #include "integrity/scan.h"
+#include "kernel/userns.h"
+#include "watchdog/driver/idmap.h"
 
 namespace goodcop::driver {
 namespace {
@@ -81,17 +84,20 @@ auto retry_busy(Fn fn) {
   }
 }
 
-// A copy of `m` without the entries an IgnoreSet matches (the golden manifest as the
-// checks see it: ignored and kept paths are not compared).
+// A copy of `m` without the entries an IgnoreSet matches, its ids shifted by id_shift (the
+// golden manifest as the checks see the tree: ignored and kept paths are not compared).
 integrity::Manifest without_ignored(const integrity::Manifest& m,
-                                    const std::vector<std::string>& globs) {
+                                    const std::vector<std::string>& globs, uint32_t id_shift) {
   integrity::IgnoreSet ignore(globs);
   integrity::Manifest out;
   out.ignore = globs;
   for (const auto& e : m.entries()) {
     std::string_view path = m.path(e);
     if (!path.empty() && ignore.matches(path)) continue;
-    out.add(path, e, m.link_target(e), m.xattrs(e));
+    integrity::Entry shifted = e;
+    if (shifted.uid < kernel::kJailIdCount) shifted.uid += id_shift;
+    if (shifted.gid < kernel::kJailIdCount) shifted.gid += id_shift;
+    out.add(path, shifted, m.link_target(e), m.xattrs(e));
   }
   out.sort();
   return out;
@@ -133,7 +139,13 @@ PolicyDriver::PolicyDriver(config::Policy policy, const std::string& state_dir,
       state_dir_(state_dir),
       helper_(helper),
       paths_(jail_paths(state_dir, p_.name)),
-      ignores_(check_ignores(p_)) {}
+      ignores_(check_ignores(p_)) {
+  if (overlay() && p_.userns) {
+    kernel::JailSpec named;
+    named.name = p_.name;
+    id_shift_ = kernel::host_id_base(named);
+  }
+}
 
 PolicyDriver::~PolicyDriver() = default;
 
@@ -194,6 +206,7 @@ void PolicyDriver::prepare_tree(bool fresh) {
   if (overlay()) {
     make_dirs(paths_.lower, 0700);
     std::string lower = backups::prepare_lower(golden_archive_, paths_.lower);
+    lower_ = lower;
     make_dirs(p_.path, 0755);
     if (is_mount_root(p_.path)) {
       if (!fresh) return;  // mounted by an earlier start of this jail: keep it
@@ -203,7 +216,11 @@ void PolicyDriver::prepare_tree(bool fresh) {
     if (p_.limits.disk && !is_mount_root(rw_dir()))
       backups::mount_upper_quota(rw_dir(), *p_.limits.disk);
     if (fresh || !exists(backups::upper_dirs(rw_dir()).upper)) backups::reset_upper(rw_dir());
-    backups::mount_overlay(lower, rw_dir(), p_.path);
+    if (id_shift_ != 0) {
+      mount_idmapped_overlay(lower, rw_dir(), paths_.dir + "/layers", id_shift_, p_.path);
+    } else {
+      backups::mount_overlay(lower, rw_dir(), p_.path);
+    }
     return;
   }
   if (!fresh && exists(p_.path)) return;
@@ -247,7 +264,7 @@ integrity::Diff PolicyDriver::compare(bool* built_baseline) {
     integrity::ScanOptions so;
     so.ignore = ignores_;
     integrity::Manifest built = integrity::build_manifest(root.get(), so);
-    integrity::Diff d = integrity::diff(without_ignored(*golden_, ignores_), built, false);
+    integrity::Diff d = integrity::diff(without_ignored(*golden_, ignores_, id_shift_), built, false);
     if (!d.clean()) return d;
     baseline_bytes_ = 0;
     for (const auto& e : built.entries()) baseline_bytes_ += e.size;
@@ -374,7 +391,18 @@ int PolicyDriver::exec(const std::vector<std::string>& argv, const supervisor::E
 }
 
 std::string PolicyDriver::seal() {
-  backups::GoldenVersion v = backups::golden_seal(p_.path, p_.golden);
+  backups::GoldenVersion v;
+  if (id_shift_ != 0) {
+    // The host's view of the jail shows shifted ids; the archive must hold the jail's own.
+    std::string view = paths_.dir + "/seal-view";
+    make_dirs(view, 0700);
+    if (lower_.empty()) prepare_tree(false);
+    mount_raw_view(lower_, rw_dir(), view);
+    ScopeExit unmount([&] { ::umount2(view.c_str(), MNT_DETACH); });
+    v = backups::golden_seal(view, p_.golden);
+  } else {
+    v = backups::golden_seal(p_.path, p_.golden);
+  }
   golden_archive_.clear();
   baseline_.reset();  // the next check rebuilds it against the new golden manifest
   last_diff_ = {};

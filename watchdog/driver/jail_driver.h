@@ -73,6 +73,11 @@ class PolicyDriver final : public supervisor::JailDriver {
   mutable std::mutex mu_;  // guards jail_ against exec() on its own thread
   std::shared_ptr<kernel::Jail> jail_;
 
+  // Overlay storage with a user namespace: the host sees the tree's ids shifted by this
+  // (idmap.h); 0 otherwise.
+  uint32_t id_shift_ = 0;
+  std::string lower_;  // the lower tree of the overlay (overlay storage)
+
   std::string golden_archive_, golden_sha_, golden_manifest_digest_;
   std::optional<integrity::Manifest> golden_;
   std::optional<integrity::Manifest> baseline_;
