@@ -1,5 +1,6 @@
 // The real jail driver alone, without the daemon: every call the supervisor makes, on a
 // busybox jail, in both storage modes, as root.
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,7 +58,14 @@ TEST_CASE("the driver starts, checks, preserves, restores and stops a jail", "[r
     CHECK_FALSE(d.check().deviation);
     CHECK_FALSE(d.check().deviation);
 
+    // The change trigger fires on the write (from the host here; the jail's own writes go
+    // to the same inodes).
+    REQUIRE(d.change_fd() >= 0);
+    CHECK_FALSE(d.changes_pending());
     write_text(f.jail_path("web1") + "/www/index.html", "defaced\n");
+    pollfd pfd{d.change_fd(), POLLIN, 0};
+    CHECK(::poll(&pfd, 1, 5000) == 1);
+    CHECK(d.changes_pending());
     auto r = d.check();
     CHECK(r.deviation);
     CHECK(r.summary == "1 changed (/www/index.html)");

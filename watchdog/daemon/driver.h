@@ -69,6 +69,13 @@ class JailDriver {
   // valid until the next start/adopt/kill/stop; -1 when there is none. Not owned by
   // the caller (it dups it).
   virtual int exit_fd() = 0;
+  // A descriptor that becomes readable when the jail's tree may have been written (a
+  // change trigger, integrity/trigger.h), -1 when there is none (watch.triggers off).
+  // Valid until the next start/adopt/kill/restore/stop. Not owned by the caller (it dups it).
+  virtual int change_fd() { return -1; }
+  // Drains the trigger's events without blocking; true when the tree was written, so a
+  // check is due now. Cheap: may run on the loop thread, beside the call on the pool.
+  virtual bool changes_pending() { return false; }
   // The jail's address for status ("198.18.0.2", "-").
   virtual std::string address() const { return "-"; }
 

@@ -247,6 +247,34 @@ void PolicyDriver::start() {
                      "open", paths_.output));
   kernel::JailSpec spec = jail_spec(p_, paths_, null_fd.get(), out.get());
   set_jail(std::make_shared<kernel::Jail>(kernel::start(spec, helper_)));
+  arm_trigger(p_.watch.triggers);
+}
+
+void PolicyDriver::arm_trigger(bool on) {
+  std::unique_ptr<integrity::ChangeTrigger> t;
+  UniqueFd root;
+  if (on) {
+    try {
+      root = integrity::open_tree(p_.path);
+      t = std::make_unique<integrity::ChangeTrigger>(root.get(), ignores_);
+    } catch (const std::exception& e) {
+      // A hint only: the interval's checks still run.
+      log_warn("jail '{}': no change trigger: {}", p_.name, e.what());
+    }
+  }
+  std::lock_guard lock(mu_);
+  trigger_ = std::move(t);  // the old trigger goes before its root fd
+  trigger_root_ = std::move(root);
+}
+
+int PolicyDriver::change_fd() {
+  std::lock_guard lock(mu_);
+  return trigger_ ? trigger_->fd() : -1;
+}
+
+bool PolicyDriver::changes_pending() {
+  std::lock_guard lock(mu_);
+  return trigger_ && trigger_->consume();
 }
 
 bool PolicyDriver::adopt() {
@@ -337,9 +365,13 @@ std::string PolicyDriver::write_evidence(const supervisor::Incident& inc) {
   return backups::write_bundle(bi, eo).path;
 }
 
-void PolicyDriver::kill() { drop_jail(); }
+void PolicyDriver::kill() {
+  arm_trigger(false);
+  drop_jail();
+}
 
 void PolicyDriver::restore() {
+  arm_trigger(false);
   drop_jail();
   baseline_.reset();
   last_diff_ = {};
@@ -364,6 +396,7 @@ void PolicyDriver::stop() {
     while (::poll(&pfd, 1, static_cast<int>(ms)) < 0 && errno == EINTR) {
     }
   }
+  arm_trigger(false);
   drop_jail();
   unmount_tree();
 }

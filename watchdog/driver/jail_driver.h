@@ -16,6 +16,7 @@
 
 #include "config/policy.h"
 #include "integrity/manifest.h"
+#include "integrity/trigger.h"
 #include "integrity/verify.h"
 #include "kernel/jail.h"
 #include "watchdog/daemon/driver.h"
@@ -43,6 +44,8 @@ class PolicyDriver final : public supervisor::JailDriver {
   void stop() override;
   int exit_fd() override;
   std::string address() const override;
+  int change_fd() override;
+  bool changes_pending() override;
   int exec(const std::vector<std::string>& argv, const supervisor::ExecIo& io) override;
   std::string seal() override;
   std::string select_golden(const std::string& version) override;
@@ -70,8 +73,12 @@ class PolicyDriver final : public supervisor::JailDriver {
   JailPaths paths_;
   std::vector<std::string> ignores_;
 
-  mutable std::mutex mu_;  // guards jail_ against exec() on its own thread
+  mutable std::mutex mu_;  // guards jail_ and trigger_ against exec() and changes_pending()
   std::shared_ptr<kernel::Jail> jail_;
+  UniqueFd trigger_root_;  // the trigger keeps using it (new directories are watched)
+  std::unique_ptr<integrity::ChangeTrigger> trigger_;
+  // (Re)creates the change trigger on the jail's tree (watch.triggers), or drops it.
+  void arm_trigger(bool on);
 
   // Overlay storage with a user namespace: the host sees the tree's ids shifted by this
   // (idmap.h); 0 otherwise.
