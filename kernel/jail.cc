@@ -345,6 +345,14 @@ int Jail::wait() {
   }
   siginfo_t si{};
   while (::waitid(P_PIDFD, static_cast<id_t>(s_->pidfd.get()), &si, WEXITED) < 0) {
+    // EAGAIN: the pidfd's file description became non-blocking (an event loop watching a
+    // dup of it, as the daemon does, sets O_NONBLOCK on the shared description); wait for
+    // it to become readable (the process exited), then reap.
+    if (errno == EAGAIN) {
+      pollfd p{s_->pidfd.get(), POLLIN, 0};
+      ::poll(&p, 1, -1);
+      continue;
+    }
     if (errno != EINTR) check(-1, "waitid", "jail '" + s_->spec.name + "'");
   }
   s_->status = exit_code(si);
@@ -359,8 +367,11 @@ std::optional<int> Jail::try_wait() {
     return s_->status;
   }
   siginfo_t si{};
-  check(::waitid(P_PIDFD, static_cast<id_t>(s_->pidfd.get()), &si, WEXITED | WNOHANG), "waitid",
-        "jail '" + s_->spec.name + "'");
+  if (::waitid(P_PIDFD, static_cast<id_t>(s_->pidfd.get()), &si, WEXITED | WNOHANG) < 0) {
+    // A non-blocking pidfd (see wait()) says EAGAIN where a blocking one says "not yet".
+    if (errno == EAGAIN) return std::nullopt;
+    check(-1, "waitid", "jail '" + s_->spec.name + "'");
+  }
   if (si.si_pid == 0) return std::nullopt;
   s_->status = exit_code(si);
   return s_->status;
