@@ -24,6 +24,8 @@
 #include "base/scope_exit.h"
 #include "integrity/glob.h"
 #include "integrity/scan.h"
+#include "kernel/cgroup.h"
+#include "kernel/net.h"
 #include "kernel/userns.h"
 #include "watchdog/driver/idmap.h"
 
@@ -278,9 +280,37 @@ bool PolicyDriver::changes_pending() {
 }
 
 bool PolicyDriver::adopt() {
-  // Taking over a jail left running by a previous daemon needs the kernel layer's
-  // adoption; until then the supervisor starts it afresh (start() kills the leftovers).
-  return false;
+  // A jail left running by a daemon that died: take it over when its tree is still in
+  // place; otherwise the supervisor starts it afresh (start() kills the leftovers).
+  if (overlay() && !is_mount_root(p_.path)) return false;
+  if (!overlay() && !exists(p_.path)) return false;
+  UniqueFd null_fd(goodcop::check(::open("/dev/null", O_RDWR | O_CLOEXEC), "open", "/dev/null"));
+  kernel::JailSpec spec = jail_spec(p_, paths_, null_fd.get(), null_fd.get());
+  std::optional<kernel::Jail> found = kernel::adopt(spec);
+  if (!found) return false;
+  set_jail(std::make_shared<kernel::Jail>(std::move(*found)));
+  if (overlay()) lower_ = backups::prepare_lower(backups::golden_current(p_.golden), paths_.lower);
+  arm_trigger(p_.watch.triggers);
+  return true;
+}
+
+// The jail this driver owns, or one a previous daemon left running (adopted now), or
+// nullptr. A heal resumed after a daemon crash finds its jail this way.
+std::shared_ptr<kernel::Jail> PolicyDriver::owned_or_adopted() {
+  if (auto j = jail()) return j;
+  try {
+    if (adopt()) return jail();
+  } catch (const std::exception& e) {
+    log_warn("jail '{}': adopting a leftover jail: {}", p_.name, e.what());
+  }
+  return nullptr;
+}
+
+// Kills what a previous daemon may have left of this jail (cgroup, veth) when it could not
+// be adopted.
+void PolicyDriver::kill_leftovers() {
+  JailCgroup::clean_stale(p_.name);
+  if (p_.network == config::Network::veth) Veth::clean_stale(p_.name);
 }
 
 integrity::Diff PolicyDriver::compare(bool* built_baseline) {
@@ -321,15 +351,19 @@ supervisor::CheckResult PolicyDriver::check() {
 }
 
 void PolicyDriver::freeze() {
-  auto j = jail();
-  if (!j) throw Error("jail '" + p_.name + "' is not running");
-  j->freeze();
+  auto j = owned_or_adopted();
+  if (!j) {
+    // Nothing of ours runs (a heal resumed after a daemon crash, its jail gone or not
+    // adoptable): make sure nothing of a previous instance writes to the tree either.
+    kill_leftovers();
+    return;
+  }
+  if (!j->try_wait()) j->freeze();
 }
 
 void PolicyDriver::thaw() {
   auto j = jail();
-  if (!j) throw Error("jail '" + p_.name + "' is not running");
-  j->thaw();
+  if (j && !j->try_wait()) j->thaw();
 }
 
 std::string PolicyDriver::write_evidence(const supervisor::Incident& inc) {
@@ -367,7 +401,9 @@ std::string PolicyDriver::write_evidence(const supervisor::Incident& inc) {
 
 void PolicyDriver::kill() {
   arm_trigger(false);
+  owned_or_adopted();
   drop_jail();
+  kill_leftovers();
 }
 
 void PolicyDriver::restore() {

@@ -59,6 +59,8 @@ class PolicyDriver final : public supervisor::JailDriver {
   void set_jail(std::shared_ptr<kernel::Jail> j);
   // Kills what is left of the jail and reaps it (idempotent).
   void drop_jail();
+  std::shared_ptr<kernel::Jail> owned_or_adopted();
+  void kill_leftovers();
   // Reads the current golden archive's manifest when it changed.
   void load_golden();
   // Mounts (overlay) or creates (plain) the jail's tree from the current golden archive.
