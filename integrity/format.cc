@@ -250,7 +250,8 @@ Manifest parse_manifest(std::string_view text, const ManifestLimits& limits) {
   Parser ps{limits};
   Manifest m;
   std::vector<std::string_view> words;
-  m.entries().reserve(body.size() / 160 + 1);  // about 200 bytes per entry
+  m.reserve(body.size() / 160 + 1, body.size() / 3);  // 200-260 bytes per entry, a quarter of it the path
+  std::string last_parent;  // consecutive entries mostly share a parent: one lookup per directory
   std::string prev_path;
   bool have_entry = false, have_ext = false;
   Entry cur{};
@@ -320,9 +321,12 @@ Manifest parse_manifest(std::string_view text, const ManifestLimits& limits) {
       std::string_view parent = slash == std::string::npos ? std::string_view{}
                                                            : std::string_view(cur_path).substr(0, slash);
       // The parent is earlier in byte order; entries so far are sorted (m.find works).
-      const Entry* pe = m.find(parent);
-      if (pe == nullptr || pe->type != EntryType::kDir)
-        ps.fail("parent of '" + escape_name(cur_path) + "' is not a directory in the manifest");
+      if (m.size() == 1 || parent != last_parent) {
+        const Entry* pe = m.find(parent);
+        if (pe == nullptr || pe->type != EntryType::kDir)
+          ps.fail("parent of '" + escape_name(cur_path) + "' is not a directory in the manifest");
+        last_parent.assign(parent);
+      }
     }
     uint32_t seen = 0;
     enum : uint32_t { kT = 1, kM = 2, kU = 4, kG = 8, kN = 16, kI = 32, kTi = 64, kS = 128, kD = 256, kL = 512, kH = 1024 };

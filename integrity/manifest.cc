@@ -43,15 +43,20 @@ void Manifest::sort() {
     std::iota(order.begin(), order.end(), 0u);
     std::sort(order.begin(), order.end(),
               [&](uint32_t a, uint32_t b) { return less(entries_[a], entries_[b]); });
-    std::vector<Entry> sorted;
-    sorted.reserve(entries_.size());
-    for (uint32_t i : order) sorted.push_back(entries_[i]);
-    entries_ = std::move(sorted);
+    permute(order);
   }
   for (size_t i = 1; i < entries_.size(); ++i) {
     if (path(entries_[i - 1]) == path(entries_[i]))
       throw Error("manifest: duplicate path '" + escape_name(path(entries_[i])) + "'");
   }
+}
+
+void Manifest::permute(const std::vector<uint32_t>& order) {
+  if (order.size() != entries_.size()) throw Error("manifest: bad permutation");
+  std::vector<Entry> out;
+  out.reserve(entries_.size());
+  for (uint32_t i : order) out.push_back(entries_.at(i));
+  entries_ = std::move(out);
 }
 
 std::string_view Manifest::link_target(const Entry& e) const {

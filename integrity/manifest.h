@@ -51,6 +51,16 @@ class Manifest {
   // Appends an entry; call sort() before lookups when paths were not added in order.
   void add(std::string_view path, Entry e, std::string_view link_target = {},
            std::vector<Xattr> xattrs = {});
+  // Reserves room for `entries` entries and `path_bytes` bytes of paths.
+  void reserve(size_t entries, size_t path_bytes) {
+    entries_.reserve(entries);
+    arena_.reserve(path_bytes);
+  }
+  // Bytes of all paths (the arena's size).
+  size_t path_bytes() const { return arena_.size(); }
+  // Reorders the entries: entry i of the result is entry order[i] now (order is a
+  // permutation of [0, size())).
+  void permute(const std::vector<uint32_t>& order);
   // Sorts by path. Throws Error on a duplicate path.
   void sort();
 

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <numeric>
 
 #include "integrity/hash.h"
 
@@ -232,6 +233,11 @@ class Walker {
     struct stat root_st = fstat_fd(root_fd_, "tree root");
     if (!S_ISDIR(root_st.st_mode)) throw SysError("open", "tree root", ENOTDIR);
     root_dev_ = root_st.st_dev;
+    // The reference's size is the best guess of this tree's: no regrowth (a copy
+    // of everything so far, and fresh pages) in the common case.
+    if (opts_.reference != nullptr)
+      m_.reserve(opts_.reference->size() + opts_.reference->size() / 8 + 16,
+                 opts_.reference->path_bytes() + opts_.reference->path_bytes() / 8 + 256);
     m_.add("", make_entry(root_st));
     count_ = 1;
     stack_.push_back(DirItem{std::string(), 0});
@@ -246,7 +252,8 @@ class Walker {
         });
     res_.files_hashed = files_done_;
     res_.bytes_hashed = bytes_done_;
-    m_.sort();
+    m_.permute(tree_order());
+    m_.sort();  // verifies the order (one pass) and refuses duplicates
     std::sort(res_.issues.begin(), res_.issues.end(),
               [](const FileIssue& a, const FileIssue& b) { return a.path < b.path; });
   }
@@ -387,6 +394,9 @@ class Walker {
     std::vector<std::pair<uint32_t, uint32_t>> to_hash;  // manifest index, local index
     {
       std::lock_guard lk(mu_);
+      kids_.emplace_back(item.index, std::vector<uint32_t>());
+      std::vector<uint32_t>& kids = kids_.back().second;
+      kids.reserve(locals.size());
       m_.set_xattrs(m_.entries()[item.index], std::move(dir_xattrs));
       bool pushed = false;
       for (uint32_t i = 0; i < locals.size(); ++i) {
@@ -398,6 +408,7 @@ class Walker {
           m_.add(path, l.e, extras[l.extra].first, std::move(extras[l.extra].second));
         }
         auto idx = static_cast<uint32_t>(m_.size() - 1);
+        kids.push_back(idx);
         // A directory on another device is a mount point: recorded, never entered.
         if (l.e.type == EntryType::kDir && l.dev == root_dev_) {
           stack_.push_back(DirItem{std::string(path), idx});
@@ -483,6 +494,61 @@ class Walker {
     for (FileIssue& i : issues) res_.issues.push_back(std::move(i));
   }
 
+  // The byte order of all paths without comparing whole paths (a global sort
+  // spent most of its time in memcmp over long shared prefixes): within one
+  // directory, an entry sorts by its name and the entries below a subdirectory
+  // "d" sort together as "d/" among the siblings ("a" < "a.txt" < "a/b", since
+  // '.' < '/'), so each directory sorts only its own names.
+  std::vector<uint32_t> tree_order() const {
+    std::vector<int64_t> kids_of(m_.size(), -1);
+    for (size_t k = 0; k < kids_.size(); ++k) kids_of[kids_[k].first] = static_cast<int64_t>(k);
+    std::vector<uint32_t> order;
+    order.reserve(m_.size());
+    order.push_back(0);
+    emit_below(0, kids_of, order);
+    // A raced walk can leave entries no parent listed (never, but never lose one).
+    if (order.size() != m_.size()) {
+      order.resize(m_.size());
+      std::iota(order.begin(), order.end(), 0u);
+    }
+    return order;
+  }
+
+  void emit_below(uint32_t dir, const std::vector<int64_t>& kids_of, std::vector<uint32_t>& order) const {
+    if (kids_of[dir] < 0) return;
+    const std::vector<uint32_t>& kids = kids_[static_cast<size_t>(kids_of[dir])].second;
+    size_t cut = m_.path(m_.entries()[dir]).size() + (dir == 0 ? 0 : 1);
+    struct Item {
+      std::string_view name;
+      uint32_t index;
+      bool subtree;  // sorts as name + "/"
+    };
+    std::vector<Item> items;
+    items.reserve(kids.size() + 8);
+    for (uint32_t c : kids) {
+      std::string_view name = m_.path(m_.entries()[c]).substr(cut);
+      items.push_back({name, c, false});
+      if (kids_of[c] >= 0) items.push_back({name, c, true});
+    }
+    std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+      size_t n = std::min(a.name.size(), b.name.size());
+      int r = a.name.substr(0, n).compare(b.name.substr(0, n));
+      if (r != 0) return r < 0;
+      // One is a prefix of the other: the next byte decides, '/' for a subtree, none for an entry.
+      int ca = a.name.size() > n ? static_cast<unsigned char>(a.name[n]) : (a.subtree ? '/' : -1);
+      int cb = b.name.size() > n ? static_cast<unsigned char>(b.name[n]) : (b.subtree ? '/' : -1);
+      if (ca != cb) return ca < cb;
+      return !a.subtree && b.subtree;
+    });
+    for (const Item& it : items) {
+      if (it.subtree) {
+        emit_below(it.index, kids_of, order);
+      } else {
+        order.push_back(it.index);
+      }
+    }
+  }
+
   static constexpr size_t kDentsBuf = 65536;
 
   int root_fd_;
@@ -495,6 +561,7 @@ class Walker {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<DirItem> stack_;
+  std::vector<std::pair<uint32_t, std::vector<uint32_t>>> kids_;  // directory -> its entries
   unsigned busy_ = 0;
   bool failed_ = false;
   std::atomic<size_t> count_{0};
