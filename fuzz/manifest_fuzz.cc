@@ -34,7 +34,6 @@ int main(int argc, char** argv) {
   }
   goodcop::fuzz::Rng rng(seed);
   auto start = std::chrono::steady_clock::now();
-  unsigned long long accepted = 0;
   for (unsigned long long n = 0; n < iterations; ++n) {
     const std::string& base = corpus[rng.below(corpus.size())];
     std::string text = goodcop::fuzz::mutate(base, rng);
@@ -45,10 +44,9 @@ int main(int argc, char** argv) {
       goodcop::write_file_atomic("manifest-fuzz-finding.mtree", text);
       return 1;
     }
-    if (check_one(base).empty() && text == base) ++accepted;
     if ((n + 1) % 100'000 == 0) {
       double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      std::cerr << n + 1 << " mutants, " << static_cast<unsigned long long>((n + 1) / s) << "/s\n";
+      std::cerr << n + 1 << " mutants, " << static_cast<unsigned long long>(static_cast<double>(n + 1) / s) << "/s\n";
     }
   }
   std::cerr << iterations << " mutants, no finding\n";
