@@ -243,3 +243,37 @@ TEST_CASE("exec: descriptors are capped and never kept for other requests",
     CHECK(q->drain().empty());
   }
 }
+
+TEST_CASE("cli: snapshot, seal and rollback print the daemon's answer", "[daemon][cli]") {
+  TempDir tmp;
+  std::string path = tmp / "control.sock";
+  boost::asio::io_context io;
+  goodcop::supervisor::ControlServer server(
+      io, path,
+      [](const Request& r, std::function<void(Response)> reply) {
+        if (r.verb == Verb::kSnapshot)
+          reply(Response::success({{"jail", r.jail}, {"evidence", "/ev/web1-1Z-snapshot.tar"}}));
+        else if (r.verb == Verb::kSeal)
+          reply(Response::success({{"jail", r.jail}, {"result", "golden version 3 sealed"}}));
+        else if (r.verb == Verb::kRollback && r.version == "2")
+          reply(Response::success(
+              {{"jail", r.jail}, {"state", "running"}, {"result", "golden version 2 is current"}}));
+        else
+          reply(Response::failure(
+              3, "jail '" + r.jail + "': rollback: no golden version '" + r.version + "'"));
+      },
+      ::geteuid());
+  server.open();
+  std::thread t([&] { io.run(); });
+  auto snap = run_goodcop({"snapshot", "web1", "--socket", path});
+  CHECK(snap.status == 0);
+  CHECK(snap.out == "/ev/web1-1Z-snapshot.tar\n");
+  auto rb = run_goodcop({"rollback", "web1", "2", "--socket", path});
+  CHECK(rb.status == 0);
+  CHECK(rb.out == "web1: golden version 2 is current, running\n");
+  auto bad = run_goodcop({"rollback", "web1", "9", "--socket", path});
+  CHECK(bad.status == 3);
+  CHECK(bad.err == "goodcop: rollback: jail 'web1': rollback: no golden version '9'\n");
+  boost::asio::post(io, [&] { server.close(); });
+  t.join();
+}
