@@ -212,3 +212,31 @@ TEST_CASE("persistent data in a keep path survives a heal", "[root][e2e]") {
 }
 
 }  // namespace goodcop::test
+
+namespace goodcop::test {
+
+TEST_CASE("a change trigger catches a write long before the next interval", "[root][e2e]") {
+  GOODCOP_REQUIRE_ROOT();
+  DaemonFixture f;
+  JailSetup j;
+  j.interval = "10m";  // only the trigger can bring a check within the test's time
+  f.add_jail(j);
+  f.start_daemon();
+  // Let the first check (right after the start) pass, then write.
+  REQUIRE(f.wait_for(
+      [&] {
+        RunResult r = f.ctl({"status", "--json"});
+        return r.out.find("\"last_check\": \"2") != std::string::npos;
+      },
+      std::chrono::seconds(20)));
+  size_t from = f.events().size();
+  write_text(f.jail_path("web1") + "/www/index.html", "defaced\n");
+  CHECK(f.wait_for(
+      [&] {
+        auto t = f.transitions("web1", from);
+        return std::find(t.begin(), t.end(), "tampered") != t.end();
+      },
+      std::chrono::seconds(20)));
+}
+
+}  // namespace goodcop::test

@@ -62,7 +62,8 @@ JailTask::JailTask(asio::io_context& io, asio::thread_pool& pool, JailConfig cfg
       events_(events),
       offset_(offset),
       timer_(io),
-      exit_watch_(io) {}
+      exit_watch_(io),
+      change_watch_(io) {}
 
 JailTask::~JailTask() {
   // Handlers still queued on the loop check alive_ and do nothing.
@@ -258,6 +259,7 @@ void JailTask::run(Action a) {
                   return;
                 }
                 arm_exit_watch();
+                arm_change_watch();
                 feed(Input::kStarted, "started");
               });
       return;
@@ -278,6 +280,7 @@ void JailTask::run(Action a) {
               return;
             }
             arm_exit_watch();
+            arm_change_watch();
             feed(Input::kStarted, "adopted after a daemon restart");
           });
       return;
@@ -516,6 +519,49 @@ void JailTask::disarm_exit_watch() {
   ++exit_gen_;
   boost::system::error_code ec;
   if (exit_watch_.is_open()) exit_watch_.close(ec);
+  disarm_change_watch();  // the trigger lives as long as the jail's main process
+}
+
+void JailTask::arm_change_watch() {
+  disarm_change_watch();
+  int fd = driver_->change_fd();
+  if (fd < 0) return;
+  int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) {
+    log_warn("jail '{}': fcntl F_DUPFD_CLOEXEC: {}, checks run on the interval only", cfg_.name,
+             SysError("fcntl", "", errno).what());
+    return;
+  }
+  change_watch_.assign(dup);
+  wait_change(++change_gen_);
+}
+
+void JailTask::wait_change(uint64_t gen) {
+  std::weak_ptr<bool> alive = alive_;
+  change_watch_.async_wait(
+      asio::posix::stream_descriptor::wait_read,
+      [this, gen, alive](const boost::system::error_code& ec) {
+        if (alive.expired() || ec || gen != change_gen_) return;
+        // Draining is cheap (a read of the trigger's queue); a write brings the next check
+        // forward to now, a little later when one is running (its result may predate it).
+        bool written = false;
+        try {
+          written = driver_->changes_pending();
+        } catch (const std::exception& e) {
+          log_warn("jail '{}': change trigger: {}", cfg_.name, e.what());
+        }
+        if (written) {
+          next_check_ = Steady::now();
+          if (state_ == State::kRunning && !busy_) settle();
+        }
+        wait_change(gen);
+      });
+}
+
+void JailTask::disarm_change_watch() {
+  ++change_gen_;
+  boost::system::error_code ec;
+  if (change_watch_.is_open()) change_watch_.close(ec);
 }
 
 void JailTask::on_pool(std::function<void()> fn, std::function<void(const std::string&)> done) {

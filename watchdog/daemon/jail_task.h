@@ -110,6 +110,10 @@ class JailTask {
   void cancel_timer();
   void arm_exit_watch();
   void disarm_exit_watch();
+  // Watches the driver's change trigger: a write to the tree brings the next check forward.
+  void arm_change_watch();
+  void disarm_change_watch();
+  void wait_change(uint64_t gen);
   void on_check_result(const CheckResult& r, std::chrono::milliseconds took);
   void fail_waiters_if_failed();
   void run_op(Queued q);
@@ -145,6 +149,8 @@ class JailTask {
   uint64_t timer_gen_ = 0;
   boost::asio::posix::stream_descriptor exit_watch_;
   uint64_t exit_gen_ = 0;
+  boost::asio::posix::stream_descriptor change_watch_;
+  uint64_t change_gen_ = 0;
 
   std::deque<Queued> queue_;
   std::vector<Reply> check_waiters_;   // `goodcop check`: the check's result
