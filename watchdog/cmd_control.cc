@@ -132,7 +132,16 @@ Verb make(CLI::App& root, const char* name, const char* help, supervisor::Verb v
   v.app->add_option("--socket", f->socket, "control socket of the daemon")->capture_default_str();
   if (extra) extra(*v.app, *f);
   std::string verb_name = name;
-  v.run = [f, verb_name] {
+  CLI::App* app = v.app;
+  v.run = [f, verb_name, app] {
+    if (f->req.verb == supervisor::Verb::kExec) {
+      f->req.argv = app->remaining();
+      if (!f->req.argv.empty() && f->req.argv.front() == "--") f->req.argv.erase(f->req.argv.begin());
+      if (f->req.argv.empty()) {
+        std::cerr << "goodcop: exec: no command: goodcop exec JAIL COMMAND [ARG...]\n";
+        return kExitUsage;
+      }
+    }
     if (f->req.verb == supervisor::Verb::kMaintain) {
       if (f->on_off != "on" && f->on_off != "off") {
         std::cerr << "goodcop: maintain: expected 'on' or 'off', got '" << f->on_off << "'\n";
@@ -211,8 +220,11 @@ std::vector<Verb> add_control_verbs(CLI::App& root) {
   out.push_back(make(root, "exec", "run a command inside a jail (like jexec)", Verb::kExec,
                      [](CLI::App& a, ControlFlags& f) {
                        jail_arg(a, f);
-                       a.add_option("COMMAND", f.req.argv, "command and arguments")->required();
+                       // Everything after JAIL is the command, options included (`exec web1
+                       // /bin/sh -c 'ls -l'`), as jexec(8) takes it; v.run collects it.
                        a.prefix_command();
+                       a.footer("COMMAND [ARG...]  the command to run in the jail, with its "
+                                "arguments (required)");
                      }));
   out.push_back(make(root, "maintain", "pause the watch of a jail while an operator upgrades it",
                      Verb::kMaintain, [](CLI::App& a, ControlFlags& f) {

@@ -328,6 +328,7 @@ integrity::Diff PolicyDriver::compare(bool* built_baseline) {
     for (const auto& e : built.entries()) baseline_bytes_ += e.size;
     baseline_ = std::move(built);
     rolling_ = {};
+    vcache_.clear();
     if (built_baseline) *built_baseline = true;
     return d;
   }
@@ -336,7 +337,7 @@ integrity::Diff PolicyDriver::compare(bool* built_baseline) {
   vo.rolling_budget = integrity::rolling_budget(
       baseline_bytes_, static_cast<uint64_t>(p_.watch.interval.count()),
       static_cast<uint64_t>(p_.watch.full_every.count()));
-  return integrity::verify(root.get(), *baseline_, vo, &rolling_);
+  return integrity::verify(root.get(), *baseline_, vo, &rolling_, &vcache_);
 }
 
 supervisor::CheckResult PolicyDriver::check() {

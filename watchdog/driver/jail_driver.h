@@ -91,6 +91,7 @@ class PolicyDriver final : public supervisor::JailDriver {
   std::optional<integrity::Manifest> golden_;
   std::optional<integrity::Manifest> baseline_;
   integrity::RollingState rolling_;
+  integrity::VerifyCache vcache_;  // files that hashed clean at a moved ctime
   uint64_t baseline_bytes_ = 0;
   integrity::Diff last_diff_;
 };
