@@ -388,9 +388,16 @@ std::string PolicyDriver::write_evidence(const supervisor::Incident& inc) {
   bi.manifest_digest = golden_manifest_digest_;
   bi.collector = "goodcop daemon pid " + std::to_string(::getpid());
   bi.diff_json = integrity::to_json(d).dump();
-  bi.tree_root = p_.path;
-  for (const auto& c : d.changes)
-    if (!(c.kinds & integrity::kRemoved)) bi.paths.push_back(c.path.empty() ? "." : c.path);
+  if (overlay() && inc.kind == "tamper" && exists(backups::upper_dirs(rw_dir()).upper)) {
+    // Everything the jail wrote since its last heal is its upper layer: preserve all of it
+    // (deletions are there too, as whiteouts), not only what the check named.
+    bi.tree_root = backups::upper_dirs(rw_dir()).upper;
+    bi.whole_tree = true;
+  } else {
+    bi.tree_root = p_.path;
+    for (const auto& c : d.changes)
+      if (!(c.kinds & integrity::kRemoved)) bi.paths.push_back(c.path.empty() ? "." : c.path);
+  }
   if (auto j = jail(); j && !j->try_wait()) bi.volatile_state = backups::collect_volatile(j->pid());
   bi.volatile_state.push_back({"output.log", tail_of(paths_.output, 64 * 1024)});
   backups::EvidenceOptions eo;
