@@ -22,6 +22,11 @@ idle_seconds=${IDLE_SECONDS:-60}
 nfiles=${NFILES:-20000}
 mb=${MB:-500}
 nidle=${NIDLE:-50}
+# Overlay storage for the idle jails deadlocked the daemon at start on 2026-11-29
+# (watchdog/driver/idmap.cc userns_with_map: two pool threads clone at once and each child
+# inherits the other's pipe write end, so neither sees EOF): plain until that is fixed.
+idle_storage=${IDLE_STORAGE:-plain}
+skip_big=${SKIP_BIG:-}
 gen_tree=/work/shared/tools/gen-tree
 for tool in curl ip openssl findmnt /bin/busybox "$gen_tree"; do
   command -v "$tool" >/dev/null || { echo "daemon.sh: '$tool' missing" >&2; exit 3; }
@@ -61,6 +66,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
+pid_cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+tck=$(getconf CLK_TCK)
 # Seconds between two `date +%s.%N` values, 3 decimals.
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -86,6 +93,7 @@ openssl genpkey -algorithm ed25519 -out "$t/sign.pem" 2>/dev/null
 echo "goodcop:  $gc"
 echo "load at start: $(load)"
 
+if [ -z "$skip_big" ]; then
 # ---- the big jail: busybox + NFILES files / MB MiB under /www/site ------------------------
 echo "== building the $nfiles-file / $mb MB jail tree and sealing it"
 demo/make-jail-tree "$t/src-big" big >/dev/null
@@ -198,8 +206,6 @@ evidence_n=$(grep -c '"evidence":"/' "$t/d1/events.log" || true)
 
 # The same daemon idle with the three big jails, checked every 5 s: the cost of a check
 # of a 20k-file tree (overlay checks walk the upper only, plain walks the whole tree).
-pid_cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-tck=$(getconf CLK_TCK)
 sleep 3
 c0=$(pid_cpu "$daemon") w0=$(now)
 sleep 30
@@ -211,6 +217,7 @@ big_hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$daemon/status")
 load2=$(load)
 stop_daemon
 
+fi
 # ---- 50 idle jails -----------------------------------------------------------------------
 echo "== daemon 2: $nidle idle jails (network none, busybox sleep, interval 5 s)"
 demo/make-jail-tree "$t/src-small" small >/dev/null
@@ -225,6 +232,7 @@ network: none
 exec:
   start: [/bin/busybox, sleep, "1000000"]
 golden: $t/golden/small
+storage: $idle_storage
 watch:
   interval: 5s
 on_tamper: heal
@@ -253,6 +261,7 @@ load3=$(load)
 stop_daemon
 
 # ---- figures -----------------------------------------------------------------------------
+if [ -z "$skip_big" ]; then
 md() { printf '%s' "${det[$1]}" | median; }
 mh() { printf '%s' "${heal[$1]}" | median; }
 rd() { printf '%s' "${det[$1]}" | minmax; }
@@ -279,8 +288,11 @@ goodcop daemon bench: jail of $files paths / $size MB, $runs runs each, medians 
 
   daemon with the 3 big jails idle (interval 5 s): CPU ${big_cpu} s in ${big_wall} s wall ($(awk -v c="$big_cpu" -v w="$big_wall" 'BEGIN{printf "%.1f", 100*c/w}')% of a core), VmRSS $((big_rss / 1024)) MB, VmHWM $((big_hwm / 1024)) MB
     load: $load2
+EOF
+fi
+cat <<EOF
 
-  daemon with $nidle idle jails (network none, interval 5 s; all running ${idle_start_s} s after start)
+  daemon with $nidle idle jails (storage $idle_storage, network none, interval 5 s; all running ${idle_start_s} s after start)
     CPU (utime+stime)   ${idle_cpu} s in ${idle_wall} s wall = $(awk -v c="$idle_cpu" -v w="$idle_wall" 'BEGIN{printf "%.2f", 100*c/w}')% of a core
     per jail check      $(awk -v c="$idle_cpu" -v w="$idle_wall" -v n="$nidle" 'BEGIN{printf "%.2f", 1000*c/(n*w/5)}') ms CPU (≈ $(awk -v w="$idle_wall" -v n="$nidle" 'BEGIN{printf "%d", n*w/5}') checks)
     VmRSS               $((idle_rss / 1024)) MB ($(awk -v r="$idle_rss" -v n="$nidle" 'BEGIN{printf "%.0f", r/n}') KB per jail)
