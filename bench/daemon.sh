@@ -93,6 +93,25 @@ openssl genpkey -algorithm ed25519 -out "$t/sign.pem" 2>/dev/null
 echo "goodcop:  $gc"
 echo "load at start: $(load)"
 
+# Jails that reached "running" once (a check longer than the interval keeps a jail in
+# "checking" most of the time, so the status table is not asked for all of them at once).
+started() { grep -F '"to":"running"' "$1/events.log" 2>/dev/null | sed -E 's/.*"jail":"([^"]+)".*/\1/' | sort -u | wc -l; }
+start_daemon() {  # DIR POLICIES NJAILS
+  local d=$1
+  "$gc" daemon --policies "$2" --state "$d/state" --socket "$d/control.sock" \
+    --events "$d/events.log" 2>"$d/daemon.err" &
+  daemon=$!
+  local s
+  s=$(now)
+  for _ in $(seq 6000); do
+    kill -0 "$daemon" 2>/dev/null || { echo "daemon.sh: the daemon exited:" >&2; cat "$d/daemon.err" >&2; exit 3; }
+    [ "$(started "$d")" -ge "$3" ] && break
+    sleep 0.1
+  done
+  [ "$(started "$d")" -ge "$3" ] ||
+    { echo "daemon.sh: not all $3 jails running after 600 s" >&2; "$gc" status --socket "$d/control.sock" >&2; tail -20 "$d/daemon.err" >&2; exit 3; }
+  start_s=$(secs "$s" "$(now)")
+}
 if [ -z "$skip_big" ]; then
 # ---- the big jail: busybox + NFILES files / MB MiB under /www/site ------------------------
 echo "== building the $nfiles-file / $mb MB jail tree and sealing it"
@@ -135,25 +154,6 @@ EOF
   chmod 0600 "$t/p1/$name.yaml"
 done
 
-# Jails that reached "running" once (a check longer than the interval keeps a jail in
-# "checking" most of the time, so the status table is not asked for all of them at once).
-started() { grep -F '"to":"running"' "$1/events.log" 2>/dev/null | sed -E 's/.*"jail":"([^"]+)".*/\1/' | sort -u | wc -l; }
-start_daemon() {  # DIR POLICIES NJAILS
-  local d=$1
-  "$gc" daemon --policies "$2" --state "$d/state" --socket "$d/control.sock" \
-    --events "$d/events.log" 2>"$d/daemon.err" &
-  daemon=$!
-  local s
-  s=$(now)
-  for _ in $(seq 6000); do
-    kill -0 "$daemon" 2>/dev/null || { echo "daemon.sh: the daemon exited:" >&2; cat "$d/daemon.err" >&2; exit 3; }
-    [ "$(started "$d")" -ge "$3" ] && break
-    sleep 0.1
-  done
-  [ "$(started "$d")" -ge "$3" ] ||
-    { echo "daemon.sh: not all $3 jails running after 600 s" >&2; "$gc" status --socket "$d/control.sock" >&2; tail -20 "$d/daemon.err" >&2; exit 3; }
-  start_s=$(secs "$s" "$(now)")
-}
 page() { curl -s --max-time 0.5 "http://$1/" 2>/dev/null || true; }
 jail_running() { "$gc" status --socket "$t/d1/control.sock" 2>/dev/null | grep -E "^ *$1 " | grep -qE ' (running|checking) '; }
 
