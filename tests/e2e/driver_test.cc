@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <thread>
 
 #include "backups/evidence.h"
 #include "backups/seal.h"
@@ -141,6 +142,43 @@ TEST_CASE("the driver refuses a keep path missing from the golden tree", "[root]
                     "jail 'web1': keep path '/var/nothere' is not a directory in the jail's tree: "
                     "seal the golden tree with an empty directory there");
   d.stop();
+}
+
+}  // namespace goodcop::test
+
+namespace goodcop::test {
+
+// Two pool threads starting overlay jails at once each fork a user-namespace child (idmap.cc):
+// neither may wait on the other's child (a daemon with 50 jails hung that way).
+TEST_CASE("the driver starts overlay jails from several threads at once", "[root][e2e]") {
+  GOODCOP_REQUIRE_ROOT();
+  DaemonFixture f;
+  std::vector<std::unique_ptr<driver::PolicyDriver>> drivers;
+  for (unsigned i = 1; i <= 4; ++i) {
+    JailSetup j;
+    j.name = "web" + std::to_string(i);
+    j.index = i;
+    drivers.push_back(
+        std::make_unique<driver::PolicyDriver>(policy_of(f, j), f.state_dir(), helper()));
+  }
+  std::vector<std::string> errors(drivers.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < drivers.size(); ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        for (int round = 0; round < 3; ++round) {
+          drivers[i]->start();
+          drivers[i]->kill();
+          drivers[i]->restore();
+        }
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& e : errors) CHECK(e.empty());
+  for (auto& d : drivers) d->stop();
 }
 
 }  // namespace goodcop::test

@@ -52,15 +52,18 @@ UniqueFd userns_with_map(uint32_t base) {
   long pid = ::syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
   if (pid < 0) throw SysError("clone", "CLONE_NEWUSER", errno);
   if (pid == 0) {
-    ::close(p[1]);  // or the read below never sees EOF
+    ::close(p[1]);
     char c;
     (void)!::read(p[0], &c, 1);
     ::_exit(0);
   }
   rd.reset();
   auto child = static_cast<pid_t>(pid);
+  // The child is killed, not asked to leave by EOF: another pool thread's child forked
+  // at the same time holds a copy of our pipe's write end (there is no exec to close it),
+  // so EOF could never come and both threads would wait forever.
   ScopeExit reap([&] {
-    wr.reset();
+    ::kill(child, SIGKILL);
     while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
     }
   });
