@@ -307,11 +307,14 @@ TEST_CASE("evidence: volatile state of a jail's processes from /proc", "[backups
   REQUIRE(n > 0);
   pid_t jail_init = static_cast<pid_t>(std::stol(buf));
   goodcop::ScopeExit kill_it([&] { ::kill(jail_init, SIGKILL); });
-  // Wait until the exec happened (the exe link names sleep).
-  for (int i = 0; i < 1000; ++i) {
+  // Wait until the exec is complete: the exe link names sleep a moment before the new
+  // argument list is readable in /proc/PID/cmdline (seen empty once under CI load).
+  for (int i = 0; i < 2000; ++i) {
     char l[256] = {};
+    std::ifstream cl("/proc/" + std::to_string(jail_init) + "/cmdline");
+    std::string args((std::istreambuf_iterator<char>(cl)), {});
     if (::readlink(("/proc/" + std::to_string(jail_init) + "/exe").c_str(), l, sizeof l - 1) > 0 &&
-        std::string(l).find("sleep") != std::string::npos)
+        std::string(l).find("sleep") != std::string::npos && args.find("sleep") != std::string::npos)
       break;
     ::usleep(1000);
   }
