@@ -223,7 +223,6 @@ std::vector<Verb> add_control_verbs(CLI::App& root) {
                        // Everything after JAIL is the command, options included (`exec web1
                        // /bin/sh -c 'ls -l'`), as jexec(8) takes it; v.run collects it.
                        a.prefix_command();
-                       a.allow_extras();  // what follows '--' too
                        a.footer("COMMAND [ARG...]  the command to run in the jail, with its "
                                 "arguments (required)");
                      }));

@@ -91,7 +91,7 @@ TEST_CASE("a page changed from inside the jail through goodcop exec is healed", 
   f.start_daemon();
   pid_t init = f.init_pid("web1");
   size_t from = f.events().size();
-  RunResult r = f.ctl({"exec", "web1", "--", "/bin/sh", "-c", "echo owned > /www/index.html"});
+  RunResult r = f.ctl({"exec", "web1", "/bin/sh", "-c", "echo owned > /www/index.html"});
   INFO(r.out << r.err);
   REQUIRE(r.status == 0);
   expect_healed(f, "web1", from, init, "www/index.html");
@@ -199,14 +199,14 @@ TEST_CASE("persistent data in a keep path survives a heal", "[root][e2e]") {
   DaemonFixture f;
   f.add_jail({});
   f.start_daemon();
-  RunResult w = f.ctl({"exec", "web1", "--", "/bin/sh", "-c", "echo kept > /var/uploads/photo.jpg"});
+  RunResult w = f.ctl({"exec", "web1", "/bin/sh", "-c", "echo kept > /var/uploads/photo.jpg"});
   INFO(w.out << w.err);
   REQUIRE(w.status == 0);
   pid_t init = f.init_pid("web1");
   size_t from = f.events().size();
   write_text(f.jail_path("web1") + "/www/index.html", "defaced\n");
   expect_healed(f, "web1", from, init, "www/index.html");
-  RunResult r = f.ctl({"exec", "web1", "--", "/bin/cat", "/var/uploads/photo.jpg"});
+  RunResult r = f.ctl({"exec", "web1", "/bin/cat", "/var/uploads/photo.jpg"});
   CHECK(r.status == 0);
   CHECK(r.out == "kept\n");
 }

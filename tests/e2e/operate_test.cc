@@ -127,7 +127,7 @@ TEST_CASE("the upgrade story: maintain on, upgrade inside, seal, maintain off; t
   INFO(m.out << m.err);
   REQUIRE(m.status == 0);
   CHECK(f.wait_state("web1", "maintenance"));
-  RunResult up = f.ctl({"exec", "web1", "--", "/bin/sh", "-c", "echo '<h1>version 2</h1>' > /www/index.html"});
+  RunResult up = f.ctl({"exec", "web1", "/bin/sh", "-c", "echo '<h1>version 2</h1>' > /www/index.html"});
   INFO(up.out << up.err);
   REQUIRE(up.status == 0);
   // The watch is paused: no heal of the operator's change.
