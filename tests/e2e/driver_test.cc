@@ -41,7 +41,7 @@ std::string read_all(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("the driver starts, checks, preserves, restores and stops a jail", "[root][e2e]") {
+TEST_CASE("the driver starts and checks and preserves and restores and stops a jail", "[root][e2e]") {
   GOODCOP_REQUIRE_ROOT();
   auto storage = GENERATE(std::string("overlay"), std::string("plain"));
   DYNAMIC_SECTION("storage " << storage) {

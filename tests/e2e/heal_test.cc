@@ -71,7 +71,7 @@ void expect_healed(DaemonFixture& f, const std::string& jail, size_t from, pid_t
 
 }  // namespace
 
-TEST_CASE("a page changed from the host side is caught, preserved and healed", "[root][e2e]") {
+TEST_CASE("a page changed from the host side is caught and preserved and healed", "[root][e2e]") {
   GOODCOP_REQUIRE_ROOT();
   DaemonFixture f;
   f.add_jail({});
@@ -179,7 +179,7 @@ TEST_CASE("on_tamper alert writes evidence once and leaves the jail running", "[
   CHECK(std::count(t.begin(), t.end(), "tampered") == 1);
 }
 
-TEST_CASE("a jail whose command keeps dying ends in failed, not a busy loop", "[root][e2e]") {
+TEST_CASE("a jail whose command keeps dying ends in failed and not in a busy loop", "[root][e2e]") {
   GOODCOP_REQUIRE_ROOT();
   DaemonFixture f;
   JailSetup j;

@@ -116,7 +116,7 @@ TEST_CASE("snapshot preserves a live jail without healing it", "[root][e2e]") {
   CHECK(f.http_get("web1") == original_page("web1"));
 }
 
-TEST_CASE("the upgrade story: maintain on, upgrade inside, seal, maintain off; then rollback",
+TEST_CASE("the upgrade story (maintain on then upgrade inside then seal then maintain off) then rollback",
           "[root][e2e]") {
   GOODCOP_REQUIRE_ROOT();
   DaemonFixture f;
