@@ -44,24 +44,16 @@ void raise_file_caps() {
 }  // namespace
 
 UniqueFd userns_with_map(uint32_t base) {
-  int p[2];
-  check(::pipe2(p, O_CLOEXEC), "pipe2", "userns");
-  UniqueFd rd(p[0]), wr(p[1]);
-  // A raw clone without CLONE_VM is a fork into a new user namespace; the child touches
-  // nothing but read(2) and _exit(2), both async-signal-safe.
+  // A raw clone without CLONE_VM is a fork into a new user namespace; the child only
+  // pauses (async-signal-safe) until it is killed once its namespace is held by an fd.
   long pid = ::syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
   if (pid < 0) throw SysError("clone", "CLONE_NEWUSER", errno);
   if (pid == 0) {
-    ::close(p[1]);
-    char c;
-    (void)!::read(p[0], &c, 1);
-    ::_exit(0);
+    for (;;) ::pause();
   }
-  rd.reset();
   auto child = static_cast<pid_t>(pid);
-  // The child is killed, not asked to leave by EOF: another pool thread's child forked
-  // at the same time holds a copy of our pipe's write end (there is no exec to close it),
-  // so EOF could never come and both threads would wait forever.
+  // Killed, not asked to leave: a child that waited for EOF on a pipe could wait forever,
+  // as another pool thread's child, forked at the same time, holds a copy of the pipe.
   ScopeExit reap([&] {
     ::kill(child, SIGKILL);
     while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {

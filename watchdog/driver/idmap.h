@@ -15,7 +15,7 @@ namespace goodcop::driver {
 
 // A user namespace that maps ids 0..65535 to host ids base..base+65535, held by its fd
 // (the short-lived process that created it is gone when this returns). Safe to call from
-// a thread of a multi-threaded process (the child only blocks in read(2) and exits).
+// a thread of a multi-threaded process (the child only pauses until it is killed).
 UniqueFd userns_with_map(uint32_t base);
 
 // Mounts the overlay of `lower` (read-only) and `<rw_dir>/upper`, `<rw_dir>/work` on

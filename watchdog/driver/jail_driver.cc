@@ -313,7 +313,7 @@ void PolicyDriver::kill_leftovers() {
   if (p_.network == config::Network::veth) Veth::clean_stale(p_.name);
 }
 
-integrity::Diff PolicyDriver::compare(bool* built_baseline) {
+integrity::Diff PolicyDriver::compare() {
   load_golden();
   UniqueFd root = integrity::open_tree(p_.path);
   if (!baseline_) {
@@ -329,7 +329,6 @@ integrity::Diff PolicyDriver::compare(bool* built_baseline) {
     baseline_ = std::move(built);
     rolling_ = {};
     vcache_.clear();
-    if (built_baseline) *built_baseline = true;
     return d;
   }
   integrity::VerifyOptions vo;
@@ -341,7 +340,7 @@ integrity::Diff PolicyDriver::compare(bool* built_baseline) {
 }
 
 supervisor::CheckResult PolicyDriver::check() {
-  integrity::Diff d = compare(nullptr);
+  integrity::Diff d = compare();
   supervisor::CheckResult r;
   if (d.clean()) return r;
   r.deviation = true;
@@ -374,7 +373,7 @@ std::string PolicyDriver::write_evidence(const supervisor::Incident& inc) {
     // A responder's snapshot: the tree as it is now against the golden state.
     d = {};
     try {
-      d = compare(nullptr);
+      d = compare();
     } catch (const std::exception& e) {
       d.limit = std::string("check failed: ") + e.what();
     }

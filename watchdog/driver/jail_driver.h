@@ -67,7 +67,9 @@ class PolicyDriver final : public supervisor::JailDriver {
   void prepare_tree(bool fresh);
   void unmount_tree();
   void check_keep_dirs() const;
-  integrity::Diff compare(bool* built_baseline);
+  // The tree against the baseline, or (no baseline yet) against the golden manifest,
+  // accepting the tree as the baseline when it equals it.
+  integrity::Diff compare();
 
   config::Policy p_;
   std::string state_dir_;
