@@ -122,8 +122,9 @@ void make_archive(const std::string& path, const std::vector<Member>& members, b
 }
 
 namespace {
-std::map<std::string, std::string>* g_snap = nullptr;
-size_t g_prefix = 0;
+// nftw takes a plain function: its state is per thread (tests snapshot from several).
+thread_local std::map<std::string, std::string>* g_snap = nullptr;
+thread_local size_t g_prefix = 0;
 }  // namespace
 
 std::map<std::string, std::string> snapshot(const std::string& dir) {

@@ -47,7 +47,7 @@ Request status() { return Request{}; }
 
 }  // namespace
 
-TEST_CASE("control: status round-trips; the socket is 0600 in a 0700 directory",
+TEST_CASE("control: status round-trips - the socket is 0600 in a 0700 directory",
           "[daemon][control]") {
   TempDir tmp;
   std::string path = tmp / "run/control.sock";
@@ -130,7 +130,7 @@ TEST_CASE("control: a second daemon refuses the socket and the first keeps servi
   CHECK(call_daemon(path, status()).ok);
 }
 
-TEST_CASE("control: a stale socket of a dead daemon is replaced; other files are not",
+TEST_CASE("control: a stale socket of a dead daemon is replaced - other files are not",
           "[daemon][control]") {
   TempDir tmp;
   std::string path = tmp / "control.sock";

@@ -93,7 +93,7 @@ TEST_CASE("exec: runs the command with the client's streams and passes its exit 
   CHECK(no_fds.error == "exec: the request must carry stdin, stdout and stderr");
 }
 
-TEST_CASE("exec: a long command runs beside checks and requests; at most N at once",
+TEST_CASE("exec: a long command runs beside checks and requests - at most N at once",
           "[daemon][exec]") {
   Harness h;  // max_execs = 2
   auto j = h.add("web1");
@@ -129,7 +129,7 @@ TEST_CASE("exec: a long command runs beside checks and requests; at most N at on
   CHECK(out[1]->body["status"] == 0);
 }
 
-TEST_CASE("exec: a jail that is not running refuses; a stop ends a running exec",
+TEST_CASE("exec: a jail that is not running refuses - a stop ends a running exec",
           "[daemon][exec]") {
   Harness h;
   auto j = h.add("web1");

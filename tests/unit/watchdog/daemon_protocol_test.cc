@@ -79,7 +79,7 @@ TEST_CASE("protocol: random bytes never crash the parser", "[daemon][protocol]")
   CHECK(answered == 5000);
 }
 
-TEST_CASE("protocol: responses round-trip; bad exit codes are clamped", "[daemon][protocol]") {
+TEST_CASE("protocol: responses round-trip - bad exit codes are clamped", "[daemon][protocol]") {
   Response ok = Response::success({{"state", "frozen"}});
   Response back = parse_response(format_response(ok));
   CHECK(back.ok);

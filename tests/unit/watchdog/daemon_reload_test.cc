@@ -162,7 +162,7 @@ TEST_CASE("reload: two reloads in a row run one after the other", "[daemon][relo
   h.run_until([&] { return all_running(h); });
 }
 
-TEST_CASE("reload: an unreadable directory changes nothing; a driver that fails is a problem",
+TEST_CASE("reload: an unreadable directory changes nothing - a driver that fails is a problem",
           "[daemon][reload]") {
   Harness h;
   auto a = h.add("a");

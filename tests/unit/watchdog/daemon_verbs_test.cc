@@ -21,7 +21,7 @@ Strings calls_after(FakeJail& j, size_t skip) {
 
 }  // namespace
 
-TEST_CASE("snapshot: freeze, evidence, thaw; one event; the reply is the bundle",
+TEST_CASE("snapshot: freeze, evidence, thaw - one event - the reply is the bundle",
           "[daemon][snapshot]") {
   Harness h;
   auto j = h.add("web1");
@@ -48,7 +48,7 @@ TEST_CASE("snapshot: freeze, evidence, thaw; one event; the reply is the bundle"
   CHECK(h.sup->status()[0].last_incident.empty());  // a snapshot is not an incident
 }
 
-TEST_CASE("snapshot: a frozen jail stays frozen; evidence failure thaws back and says so",
+TEST_CASE("snapshot: a frozen jail stays frozen - evidence failure thaws back and says so",
           "[daemon][snapshot]") {
   Harness h;
   auto j = h.add("web1");
@@ -95,7 +95,7 @@ TEST_CASE("snapshot: a daemon that died during a snapshot thaws the jail it adop
   CHECK_FALSE(h.store.load("web1")->snapshot);
 }
 
-TEST_CASE("seal: in running and maintenance only; one event; the reply is the driver's line",
+TEST_CASE("seal: in running and maintenance only - one event - the reply is the driver's line",
           "[daemon][seal]") {
   Harness h;
   auto j = h.add("web1");
@@ -151,7 +151,7 @@ TEST_CASE("seal: the upgrade story: maintain on, exec, seal, maintain off, no he
                                    "maintenance>maintenance", "maintenance>checking"});
 }
 
-TEST_CASE("rollback: select the version, then kill, restore, start; one event names it",
+TEST_CASE("rollback: select the version, then kill, restore, start - one event names it",
           "[daemon][rollback]") {
   Harness h;
   auto j = h.add("web1");
