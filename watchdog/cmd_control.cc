@@ -135,8 +135,17 @@ Verb make(CLI::App& root, const char* name, const char* help, supervisor::Verb v
   CLI::App* app = v.app;
   v.run = [f, verb_name, app] {
     if (f->req.verb == supervisor::Verb::kExec) {
-      f->req.argv = app->remaining();
-      if (!f->req.argv.empty() && f->req.argv.front() == "--") f->req.argv.erase(f->req.argv.begin());
+      // JAIL and the command are what the parser left (prefix_command): options of goodcop
+      // come before JAIL, as jexec(8) takes them; a `--` right after JAIL is dropped, one
+      // inside the command is the command's.
+      std::vector<std::string> rest = app->remaining();
+      if (rest.empty()) {
+        std::cerr << "goodcop: exec: no jail: goodcop exec [--socket PATH] JAIL COMMAND [ARG...]\n";
+        return kExitUsage;
+      }
+      f->req.jail = rest.front();
+      size_t first = rest.size() > 1 && rest[1] == "--" ? 2 : 1;
+      f->req.argv.assign(rest.begin() + static_cast<std::ptrdiff_t>(first), rest.end());
       if (f->req.argv.empty()) {
         std::cerr << "goodcop: exec: no command: goodcop exec JAIL COMMAND [ARG...]\n";
         return kExitUsage;
@@ -166,6 +175,13 @@ Verb make(CLI::App& root, const char* name, const char* help, supervisor::Verb v
   };
   return v;
 }
+
+// `exec` parses JAIL and COMMAND itself (prefix_command): its usage line names them.
+struct ExecFormatter : CLI::Formatter {
+  std::string make_usage(const CLI::App*, std::string name) const override {
+    return "Usage: " + name + " [OPTIONS] JAIL [--] COMMAND [ARG...]\n";
+  }
+};
 
 void jail_arg(CLI::App& app, ControlFlags& f) {
   app.add_option("JAIL", f.req.jail, "jail name")->required();
@@ -218,13 +234,16 @@ std::vector<Verb> add_control_verbs(CLI::App& root) {
     out.push_back(make(root, "restore", "restore a jail from its golden archive and restart it",
                        Verb::kRestore, jail_arg));
   out.push_back(make(root, "exec", "run a command inside a jail (like jexec)", Verb::kExec,
-                     [](CLI::App& a, ControlFlags& f) {
-                       jail_arg(a, f);
-                       // Everything after JAIL is the command, options included (`exec web1
-                       // /bin/sh -c 'ls -l'`), as jexec(8) takes it; v.run collects it.
+                     [](CLI::App& a, ControlFlags&) {
+                       // JAIL and everything after it are the parser's remainder: the
+                       // command's options stay its own (`exec web1 /bin/sh -c 'ls -l'`).
                        a.prefix_command();
-                       a.footer("COMMAND [ARG...]  the command to run in the jail, with its "
-                                "arguments (required)");
+                       a.formatter(std::make_shared<ExecFormatter>());
+                       a.footer("JAIL              the jail (required)\n"
+                                "COMMAND [ARG...]  the command to run in the jail, with its "
+                                "arguments (required); a '--' between JAIL and COMMAND is "
+                                "allowed\n\n"
+                                "goodcop's options come before JAIL.");
                      }));
   out.push_back(make(root, "maintain", "pause the watch of a jail while an operator upgrades it",
                      Verb::kMaintain, [](CLI::App& a, ControlFlags& f) {

@@ -172,11 +172,13 @@ struct ExecServer {
   goodcop::supervisor::ControlServer server;
   std::thread thread;
   size_t last_fds = 0;
+  std::vector<std::string> last_argv;
   explicit ExecServer(const std::string& path)
       : server(
             io, path,
             [this](const Request& r, std::function<void(Response)> reply) {
               last_fds = r.fds ? r.fds->size() : 0;
+              last_argv = r.argv;
               if (r.verb != Verb::kExec) {
                 reply(Response::success({{"jails", nlohmann::json::array()}}));
                 return;
@@ -216,6 +218,32 @@ TEST_CASE("exec: the CLI passes its own stdin, stdout and stderr and exits with 
   CHECK(r.status == 7);
   CHECK(r.out == "in jail: cat read 'hello'\n");
   CHECK(r.err == "warn\n");
+}
+
+TEST_CASE("exec: the command follows JAIL or a '--' after it and keeps its own options",
+          "[daemon][exec][cli]") {
+  TempDir tmp;
+  std::string path = tmp / "control.sock";
+  ExecServer s(path);
+  using Argv = std::vector<std::string>;
+  CHECK(run_goodcop({"exec", "--socket", path, "web1", "sh", "-c", "x -- y"}).status == 7);
+  CHECK(s.last_argv == Argv{"sh", "-c", "x -- y"});
+  CHECK(run_goodcop({"exec", "--socket", path, "web1", "--", "sh", "-c", "--help"}).status == 7);
+  CHECK(s.last_argv == Argv{"sh", "-c", "--help"});
+  CHECK(run_goodcop({"exec", "--socket", path, "web1", "--", "ls", "--", "-l"}).status == 7);
+  CHECK(s.last_argv == Argv{"ls", "--", "-l"});
+  CHECK(run_goodcop({"exec", "--socket", path, "web1", "ls", "--", "-l"}).status == 7);
+  CHECK(s.last_argv == Argv{"ls", "--", "-l"});
+  // goodcop's options come before JAIL: after it they are the command's.
+  CHECK(run_goodcop({"exec", "--socket", path, "web1", "--socket", "x"}).status == 7);
+  CHECK(s.last_argv == Argv{"--socket", "x"});
+  auto none = run_goodcop({"exec", "--socket", path, "web1", "--"});
+  CHECK(none.status == 2);
+  CHECK(none.err == "goodcop: exec: no command: goodcop exec JAIL COMMAND [ARG...]\n");
+  auto nojail = run_goodcop({"exec", "--socket", path});
+  CHECK(nojail.status == 2);
+  CHECK(nojail.err ==
+        "goodcop: exec: no jail: goodcop exec [--socket PATH] JAIL COMMAND [ARG...]\n");
 }
 
 TEST_CASE("exec: descriptors are capped and never kept for other requests",
