@@ -1,8 +1,8 @@
 #pragma once
 // A FreeBSD-style jail on Linux namespaces: JailSpec → running jail.
 //
-// start() forks and execs goodcop itself (from a sealed memfd copy, CVE-2019-5736) into
-// a single-threaded setup mode (run_internal_mode) that creates the namespaces, builds
+// start() spawns the setup helper (goodcop-jail-helper, or goodcop itself; never from a
+// writable host path, CVE-2019-5736, see Helper) into a single-threaded setup mode (run_internal_mode) that creates the namespaces, builds
 // the jail's filesystem, muzzles root and runs the command under goodcop's tiny init.
 // Failures come back as "jail 'web1': pivot_root '/srv/j': Invalid argument".
 
@@ -69,22 +69,32 @@ struct JailSpec {
 // installed next to goodcop.
 inline constexpr const char* kHelperName = "goodcop-jail-helper";
 
-// The binary that runs the setup modes, copied once into a sealed memfd so no process in a
-// jail can reach (and rewrite) a host binary through /proc/*/exe (CVE-2019-5736).
+// The binary that runs the setup modes, exec'd by start() and enter(), and what the jail's
+// init runs from. No process in a jail may reach (and rewrite) a host binary through
+// /proc/*/exe (runc's CVE-2019-5736), so it is never exec'd from its host path: as root, from
+// a read-only detached bind mount of the file (open_tree(OPEN_TREE_CLONE) +
+// mount_setattr(MOUNT_ATTR_RDONLY): a write through /proc/1/exe fails with EROFS, and nothing
+// is copied); where that is not allowed (not root), from a sealed memfd copy.
 class Helper {
  public:
+  // How the helper is protected (see above).
+  enum class Kind { kReadOnlyMount, kSealedCopy };
+
   // path: the goodcop binary (tests: GOODCOP_BINARY; goodcop itself: /proc/self/exe) or the
   // helper itself. goodcop-jail-helper next to it is used when it is there (it starts in a
-  // fraction of goodcop's time and is a fraction of its size); otherwise path itself, whose
-  // main() calls run_internal_mode. A helper file that is not root's (or ours) or that others
-  // can write is refused (Error): the jail's init would run it as root.
+  // fraction of goodcop's time); otherwise path itself, whose main() calls
+  // run_internal_mode. A helper file that is not root's (or ours) or that others can write is
+  // refused (Error): the jail's init would run it as root.
   explicit Helper(const std::string& path = "/proc/self/exe");
-  int fd() const { return memfd_.get(); }
-  // The file that was copied.
+  // What execveat(fd, "", AT_EMPTY_PATH) runs.
+  int fd() const { return fd_.get(); }
+  Kind kind() const { return kind_; }
+  // The file the helper is (for kReadOnlyMount) or was copied from.
   const std::string& source() const { return source_; }
 
  private:
-  UniqueFd memfd_;
+  UniqueFd fd_;
+  Kind kind_ = Kind::kReadOnlyMount;
   std::string source_;
 };
 

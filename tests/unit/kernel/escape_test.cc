@@ -200,15 +200,36 @@ TEST_CASE("escape: rewriting the host's goodcop binary through /proc/1/exe",
           "[kernel][escape][root]") {
   GOODCOP_REQUIRE_ROOT();
   bool userns = GENERATE(true, false);
-  struct stat before {};
+  struct stat before {}, helper_before {};
   REQUIRE(::stat(GOODCOP_BINARY, &before) == 0);
+  REQUIRE(::stat(GOODCOP_JAIL_HELPER, &helper_before) == 0);
   std::string bytes = read_file(GOODCOP_BINARY, size_t{1} << 30);  // ASan builds are >100 MB
-  probe({"write", "/proc/1/exe"}, userns);
-  struct stat after {};
+  std::string helper = read_file(GOODCOP_JAIL_HELPER, size_t{1} << 30);
+  // The init runs the helper itself (no copy), from a read-only mount of it (EROFS once
+  // nothing runs it, "Helper is a read-only mount" and the init test); while it runs, the
+  // kernel says ETXTBSY first, and without a user namespace the init's /proc/1/exe isn't
+  // even open to the jail's root (EACCES: ptrace access check).
+  std::string out = probe({"write", "/proc/1/exe"}, userns);
+  CHECK(out.rfind("blocked: /proc/1/exe: ", 0) == 0);
+  struct stat after {}, helper_after {};
   REQUIRE(::stat(GOODCOP_BINARY, &after) == 0);
   CHECK(after.st_mtim.tv_sec == before.st_mtim.tv_sec);
   CHECK(after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
   CHECK(read_file(GOODCOP_BINARY, size_t{1} << 30) == bytes);
+  REQUIRE(::stat(GOODCOP_JAIL_HELPER, &helper_after) == 0);
+  CHECK(helper_after.st_mtim.tv_sec == helper_before.st_mtim.tv_sec);
+  CHECK(helper_after.st_mtim.tv_nsec == helper_before.st_mtim.tv_nsec);
+  CHECK(read_file(GOODCOP_JAIL_HELPER, size_t{1} << 30) == helper);
+}
+
+TEST_CASE("escape: no process the jail sees can be rewritten through /proc/PID/exe",
+          "[kernel][escape][root]") {
+  GOODCOP_REQUIRE_ROOT();
+  // pid 1 is goodcop's init (the helper, from a read-only mount), pid 2 the probe itself
+  // (/proc/self/exe). Nothing else of goodcop is visible.
+  std::string out = probe({"write-exes"}, GENERATE(true, false));
+  CHECK(out.find("blocked: /proc/1/exe: ") != std::string::npos);
+  CHECK(out.find("blocked: /proc/2/exe: ") != std::string::npos);
 }
 
 TEST_CASE("escape: a syscall through another ABI (x32) kills the process",

@@ -1,5 +1,5 @@
 // A running jail from the outside: signals, exit status, orphans, kill_all, pids, enter,
-// freeze/thaw, the sealed helper, cleanup, and a TCP service on the jail's own address.
+// freeze/thaw, the read-only helper, cleanup, and a TCP service on the jail's own address.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -93,15 +93,34 @@ TEST_CASE("init reaps orphans", "[kernel][jail][init][root]") {
   CHECK(r.out == "0\n");
 }
 
-TEST_CASE("the jail's init runs from a sealed memfd, not the host's goodcop binary",
+TEST_CASE("the jail's init runs the helper from a read-only mount, not the host's binary",
           "[kernel][jail][init][root]") {
   GOODCOP_REQUIRE_ROOT();
   LiveJail j(jail_spec({"sh", "-c", "echo ready; sleep 100"}));
   REQUIRE(j.line() == "ready");
-  char buf[256] = {};
   std::string link = "/proc/" + std::to_string(j.jail->pid()) + "/exe";
-  REQUIRE(::readlink(link.c_str(), buf, sizeof buf - 1) > 0);
-  CHECK(std::string(buf) == "/memfd:goodcop (deleted)");
+  // The helper itself, not a copy of it ...
+  struct stat exe {}, helper {};
+  REQUIRE(::stat(link.c_str(), &exe) == 0);
+  REQUIRE(::stat(GOODCOP_JAIL_HELPER, &helper) == 0);
+  CHECK(exe.st_ino == helper.st_ino);
+  CHECK(exe.st_dev == helper.st_dev);
+  // ... on a mount nobody can write through, not even the host's root. While the init runs
+  // it, the kernel refuses the write as ETXTBSY; what /proc/PID/exe leads to once the init
+  // is gone (a held O_PATH fd) is refused by the mount: EROFS.
+  errno = 0;
+  CHECK(::open(link.c_str(), O_WRONLY | O_CLOEXEC) == -1);
+  CHECK(errno == ETXTBSY);
+  UniqueFd held(::open(link.c_str(), O_PATH | O_CLOEXEC));
+  REQUIRE(held);
+  j.jail->kill_all();
+  j.jail->wait();
+  std::string reopen = "/proc/self/fd/" + std::to_string(held.get());
+  errno = 0;
+  CHECK(::open(reopen.c_str(), O_WRONLY | O_CLOEXEC) == -1);
+  CHECK(errno == EROFS);
+  // The helper file on the host stays writable by its owner (only the mount is read-only).
+  CHECK(::access(GOODCOP_JAIL_HELPER, W_OK) == 0);
 }
 
 TEST_CASE("kill_all leaves no process and the jail leaves no mount behind",
