@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/unix_fds.h"
 
 namespace goodcop::supervisor {
 namespace {
@@ -51,28 +52,6 @@ std::string read_line(int fd, const std::string& path) {
   return out;
 }
 
-// The descriptors ride on the first sendmsg(2); the daemon receives them with the
-// request's first bytes (unix(7): ancillary data is attached to that segment).
-ssize_t send_with_fds(int sock, const std::string& bytes, const std::vector<int>& fds) {
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
-  iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.data();
-  msg.msg_controllen = control.size();
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-  std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  ssize_t n;
-  do {
-    n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  return n;
-}
-
 }  // namespace
 
 std::string call_daemon_raw(const std::string& socket_path, const std::string& bytes,
@@ -81,7 +60,7 @@ std::string call_daemon_raw(const std::string& socket_path, const std::string& b
   // A daemon that closes early (oversized request) must not kill us with SIGPIPE.
   size_t off = 0;
   if (!pass_fds.empty() && !bytes.empty()) {
-    ssize_t n = send_with_fds(fd.get(), bytes, pass_fds);
+    ssize_t n = send_with_fds(fd.get(), bytes, pass_fds);  // base/unix_fds.h
     check(n, "sendmsg", socket_path);
     off = static_cast<size_t>(n);
   }

@@ -15,6 +15,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "base/unix_fds.h"
 
 namespace goodcop::supervisor {
 
@@ -129,14 +130,8 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
   // installing them in the daemon.
   void receive() {
     char data[8192];
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxPassedFds)];
-    iovec iov{data, sizeof data};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = ::recvmsg(sock_.native_handle(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    Received r = recv_with_fds(sock_.native_handle(), data, kMaxPassedFds, MSG_DONTWAIT);
+    ssize_t n = r.n;
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
         read();
@@ -145,16 +140,8 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
       shutdown();
       return;
     }
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < count; ++i) {
-        int fd;
-        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        fds_.emplace_back(fd);
-      }
-    }
-    if ((msg.msg_flags & MSG_CTRUNC) != 0) fds_truncated_ = true;
+    for (UniqueFd& fd : r.fds) fds_.push_back(std::move(fd));
+    if (r.truncated) fds_truncated_ = true;
     if (n == 0) {
       shutdown();
       return;
