@@ -7,6 +7,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <thread>
@@ -28,6 +29,7 @@
 #include "kernel/net.h"
 #include "kernel/userns.h"
 #include "watchdog/driver/idmap.h"
+#include "watchdog/driver/upper_scan.h"
 
 namespace goodcop::driver {
 namespace {
@@ -316,6 +318,8 @@ void PolicyDriver::kill_leftovers() {
 integrity::Diff PolicyDriver::compare() {
   load_golden();
   UniqueFd root = integrity::open_tree(p_.path);
+  auto now = std::chrono::steady_clock::now();
+  auto walk_every = std::max<std::chrono::milliseconds>(kOverlayWalkEvery, p_.watch.interval);
   if (!baseline_) {
     // The first check after a restore or seal: hash everything once, accept the result as
     // the local baseline only when its content is the golden archive's.
@@ -329,13 +333,27 @@ integrity::Diff PolicyDriver::compare() {
     baseline_ = std::move(built);
     rolling_ = {};
     vcache_.clear();
+    last_walk_ = now;
     return d;
+  }
+  if (overlay() && now - last_walk_ < walk_every) {
+    // Nothing in upper but ignored writes and unchanged parents: the merged tree is the
+    // baseline's (its lower layer is read-only to the jail; the walks below rehash it).
+    UniqueFd upper(::open(backups::upper_dirs(rw_dir()).upper.c_str(),
+                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (upper && scan_upper(upper.get(), root.get(), *baseline_, integrity::IgnoreSet(ignores_)) ==
+                     UpperVerdict::kClean)
+      return {};
   }
   integrity::VerifyOptions vo;
   vo.ignore = ignores_;
+  // The rolling rehash reads all of the tree once per watch.full_every, spread over the
+  // walks (every check in plain mode, every walk_every at most in overlay mode).
+  auto walk_period = overlay() ? walk_every : p_.watch.interval;
   vo.rolling_budget = integrity::rolling_budget(
-      baseline_bytes_, static_cast<uint64_t>(p_.watch.interval.count()),
+      baseline_bytes_, static_cast<uint64_t>(walk_period.count()),
       static_cast<uint64_t>(p_.watch.full_every.count()));
+  last_walk_ = now;
   return integrity::verify(root.get(), *baseline_, vo, &rolling_, &vcache_);
 }
 

@@ -8,7 +8,12 @@
 // (so inode and ctime, which a jailed process cannot set back, are meaningful) that was
 // accepted only because its content equals the golden archive's manifest. The first check
 // after a restore or a seal builds it; until then nothing is trusted.
+//
+// With overlay storage a check between walks looks at the upper layer only, where every
+// write of the jail lands (upper_scan.h): O(what changed). The merged tree is walked (and
+// the rolling rehash advanced) at most every kOverlayWalkEvery, or when upper shows a change.
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,6 +28,9 @@
 #include "watchdog/driver/policy_map.h"
 
 namespace goodcop::driver {
+
+// How often an overlay jail's merged tree is walked when its upper layer shows nothing.
+inline constexpr std::chrono::seconds kOverlayWalkEvery{60};
 
 class PolicyDriver final : public supervisor::JailDriver {
  public:
@@ -95,6 +103,9 @@ class PolicyDriver final : public supervisor::JailDriver {
   integrity::RollingState rolling_;
   integrity::VerifyCache vcache_;  // files that hashed clean at a moved ctime
   uint64_t baseline_bytes_ = 0;
+  // Overlay storage: when the merged tree was last walked (checks in between look at the
+  // upper layer only, upper_scan.h).
+  std::chrono::steady_clock::time_point last_walk_{};
   integrity::Diff last_diff_;
 };
 

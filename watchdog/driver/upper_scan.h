@@ -1,0 +1,27 @@
+#pragma once
+// The cheap check of an overlay jail (DESIGN.md, Storage: "a check costs O(what changed)").
+// Every write a jail makes lands in its overlay's upper layer; the lower layer is the golden
+// tree, read-only to the jail. So when the upper layer holds nothing but what the checks
+// ignore, plus directories that overlayfs copied up unchanged (as parents of ignored
+// writes), the merged tree is still the baseline, and the whole tree need not be walked.
+//
+// Anything else — a file, a symlink, a whiteout (a deletion), an opaque or redirected
+// directory, a directory that is new or whose owner, mode or capability differ, anything
+// unreadable — answers kLook: the caller walks the merged tree and gets the exact diff.
+
+#include <cstddef>
+
+#include "integrity/glob.h"
+#include "integrity/manifest.h"
+
+namespace goodcop::driver {
+
+enum class UpperVerdict { kClean, kLook };
+
+// `upper_fd`: the overlay's upper directory; `merged_fd`: the mounted tree the baseline
+// was built from (its attributes are compared: the host's view of the ids); `baseline`
+// sorted; at most `max_entries` upper entries are looked at before answering kLook.
+UpperVerdict scan_upper(int upper_fd, int merged_fd, const integrity::Manifest& baseline,
+                        const integrity::IgnoreSet& ignore, size_t max_entries = 100'000);
+
+}  // namespace goodcop::driver
