@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/fd.h"
+#include "integrity/mapped.h"
 
 namespace goodcop::integrity {
 namespace {
@@ -59,8 +61,22 @@ FileHasher::~FileHasher() {
   delete impl_;
 }
 
-bool FileHasher::hash(int fd, uint64_t expect, std::array<uint8_t, 32>& out, std::string_view what) {
+bool FileHasher::hash(int fd, uint64_t expect, std::array<uint8_t, 32>& out, std::string_view what,
+                      bool map) {
   if (EVP_DigestInit_ex(impl_->ctx, sha256_md(), nullptr) != 1) throw Error("openssl: init failed");
+  if (map) {
+    MapResult r = hash_mapped(fd, expect, impl_->ctx, what);
+    if (r == MapResult::kShrunk) return false;
+    if (r == MapResult::kDone) {
+      unsigned len = 0;
+      if (EVP_DigestFinal_ex(impl_->ctx, out.data(), &len) != 1) throw Error("openssl: final failed");
+      // The mapping shows the first `expect` bytes whatever the size is now, and a
+      // shrink inside the last page reads as zeros, not SIGBUS: the size after the
+      // digest tells whether those were the file's bytes (read(2) sees it by count).
+      return static_cast<uint64_t>(fstat_fd(fd, what).st_size) == expect;
+    }
+    // kUnmappable: read it.
+  }
   if (expect > kBufSize) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   uint64_t total = 0;
   const uint64_t cap = expect + 1;

@@ -23,7 +23,10 @@ class FileHasher {
   // Hashes fd from its start, reading at most expect+1 bytes: a file that grew
   // past `expect` is not read further (a jail can grow a file forever).
   // Returns false when the bytes read differ in count from `expect`. Throws SysError.
-  bool hash(int fd, uint64_t expect, std::array<uint8_t, 32>& out, std::string_view what);
+  // With `map` (worth_mapping() of the file's fstat), a large file is hashed through
+  // a guarded mapping (mapped.h) and its size checked again afterwards.
+  bool hash(int fd, uint64_t expect, std::array<uint8_t, 32>& out, std::string_view what,
+            bool map = false);
 
  private:
   struct Impl;

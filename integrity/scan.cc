@@ -29,7 +29,7 @@ Manifest build_manifest(int root_fd, const ScanOptions& opts) {
   wo.max_path = opts.max_path;
   wo.threads = hash_threads(opts.threads);
   // Every regular file is hashed by the walker that reads its directory.
-  wo.want_hash = [](std::string_view, const Entry&) { return true; };
+  wo.hash_all = true;
   if (opts.progress) {
     wo.progress = [&](uint64_t files, uint64_t bytes, uint64_t files_seen, uint64_t bytes_seen) {
       opts.progress(Progress{files, files_seen, bytes, bytes_seen});

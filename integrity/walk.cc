@@ -5,7 +5,6 @@
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,14 +17,13 @@
 #include <numeric>
 
 #include "integrity/hash.h"
+#include "integrity/mapped.h"
+#include "integrity/xattrs.h"
 
 namespace goodcop::integrity {
 namespace {
 
 std::atomic<bool> g_openat2_disabled{false};
-
-constexpr size_t kMaxXattrBytes = 64 * 1024;  // per entry: a jail controls them
-constexpr const char* kCapability = "security.capability";
 
 EntryType type_of(mode_t m) {
   switch (m & S_IFMT) {
@@ -42,9 +40,6 @@ EntryType type_of(mode_t m) {
 int64_t ns_of(const struct timespec& ts) {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
-
-// Missing xattr support or no such attribute both mean "none".
-bool no_xattr(int err) { return err == ENODATA || err == ENOTSUP || err == EOPNOTSUPP; }
 
 UniqueFd open_fallback(int root_fd, std::string_view rel, int flags) {
   struct stat root_st = fstat_fd(root_fd, "tree root");
@@ -97,69 +92,7 @@ UniqueFd open_beneath(int root_fd, std::string_view rel, int flags) {
   return open_fallback(root_fd, rel, flags);
 }
 
-std::vector<Xattr> read_xattrs_fd(int fd, bool all, std::string_view what) {
-  std::vector<Xattr> out;
-  char buf[512];
-  if (!all) {
-    ssize_t n = ::fgetxattr(fd, kCapability, buf, sizeof buf);
-    if (n < 0 && no_xattr(errno)) return out;
-    check(n, "fgetxattr", what);
-    out.emplace_back(kCapability, std::string(buf, static_cast<size_t>(n)));
-    return out;
-  }
-  ssize_t ln = ::flistxattr(fd, nullptr, 0);
-  if (ln < 0 && no_xattr(errno)) return out;
-  check(ln, "flistxattr", what);
-  if (static_cast<size_t>(ln) > kMaxXattrBytes) throw SysError("flistxattr", what, E2BIG);
-  std::string names(static_cast<size_t>(ln), '\0');
-  ln = check(::flistxattr(fd, names.data(), names.size()), "flistxattr", what);
-  names.resize(static_cast<size_t>(ln));
-  size_t total = 0;
-  for (size_t i = 0; i < names.size();) {
-    std::string name(names.c_str() + i);
-    i += name.size() + 1;
-    if (name.empty()) continue;
-    ssize_t vn = ::fgetxattr(fd, name.c_str(), nullptr, 0);
-    if (vn < 0 && no_xattr(errno)) continue;
-    check(vn, "fgetxattr", what);
-    total += static_cast<size_t>(vn) + name.size();
-    if (total > kMaxXattrBytes) throw SysError("fgetxattr", what, E2BIG);
-    std::string val(static_cast<size_t>(vn), '\0');
-    vn = ::fgetxattr(fd, name.c_str(), val.data(), val.size());
-    if (vn < 0 && no_xattr(errno)) continue;
-    check(vn, "fgetxattr", what);
-    val.resize(static_cast<size_t>(vn));
-    out.emplace_back(std::move(name), std::move(val));
-  }
-  return out;
-}
-
 namespace {
-
-// Xattrs of a non-regular, non-directory entry, reached without opening it:
-// l*xattr on "/proc/self/fd/<dirfd>/<name>" (the l- variant does not follow a
-// final symlink, and <name> is one component below an fd we opened safely).
-std::vector<Xattr> read_xattrs_at(int dirfd, const char* name, std::string_view what) {
-  std::vector<Xattr> out;
-  std::string p = "/proc/self/fd/" + std::to_string(dirfd) + "/" + name;
-  ssize_t ln = ::llistxattr(p.c_str(), nullptr, 0);
-  if (ln < 0 && (no_xattr(errno) || errno == ENOENT)) return out;
-  check(ln, "llistxattr", what);
-  if (static_cast<size_t>(ln) > kMaxXattrBytes) throw SysError("llistxattr", what, E2BIG);
-  std::string names(static_cast<size_t>(ln), '\0');
-  ln = ::llistxattr(p.c_str(), names.data(), names.size());
-  if (ln < 0) return out;  // changed under us: the next check sees it
-  names.resize(static_cast<size_t>(ln));
-  for (size_t i = 0; i < names.size();) {
-    std::string n(names.c_str() + i);
-    i += n.size() + 1;
-    char buf[4096];
-    ssize_t vn = ::lgetxattr(p.c_str(), n.c_str(), buf, sizeof buf);
-    if (vn < 0) continue;
-    out.emplace_back(std::move(n), std::string(buf, static_cast<size_t>(vn)));
-  }
-  return out;
-}
 
 Entry make_entry(const struct stat& st) {
   Entry e;
@@ -192,6 +125,7 @@ struct Local {
   uint32_t name_off;            // where the last component starts
   uint32_t extra = UINT32_MAX;  // into the directory's extras
   bool hash = false;
+  bool unstated = false;  // hash_all: no fstatat yet, e is only the type (the fd's fstat fills it)
   uint64_t dev = 0;  // st_dev: a subdirectory on another device is a mount point
   Entry e;
 };
@@ -233,6 +167,8 @@ class Walker {
     struct stat root_st = fstat_fd(root_fd_, "tree root");
     if (!S_ISDIR(root_st.st_mode)) throw SysError("open", "tree root", ENOTDIR);
     root_dev_ = root_st.st_dev;
+    // Every fd the walk reads xattrs from is on the root's filesystem (st_dev checked).
+    list_first_ = lists_xattrs(root_fd_);
     // The reference's size is the best guess of this tree's: no regrowth (a copy
     // of everything so far, and fresh pages) in the common case.
     if (opts_.reference != nullptr)
@@ -242,7 +178,7 @@ class Walker {
     count_ = 1;
     stack_.push_back(DirItem{std::string(), 0});
     unsigned threads = std::max(1u, opts_.threads);
-    if (opts_.want_hash) hashers_ = std::vector<FileHasher>(threads);
+    if (opts_.want_hash || opts_.hash_all) hashers_ = std::vector<FileHasher>(threads);
     parallel_for(
         threads, threads, [this](size_t, unsigned w) { worker(w); },
         [this] {
@@ -316,7 +252,7 @@ class Walker {
       return;
     }
     const std::vector<Xattr>* same = reuse_xattrs(dir, dentry);
-    std::vector<Xattr> dir_xattrs = same ? *same : read_xattrs_fd(dfd.get(), opts_.all_xattrs, dir);
+    std::vector<Xattr> dir_xattrs = same ? *same : read_xattrs_fd(dfd.get(), opts_.all_xattrs, dir, list_first_);
 
     std::string arena;
     std::vector<Local> locals;
@@ -340,19 +276,27 @@ class Walker {
           throw LimitError("scan: path longer than " + std::to_string(opts_.max_path) +
                            " bytes below '" + escape_name(dir) + "'");
         if (opts_.ignore.matches(rel)) continue;
-        struct stat st {};
-        if (::fstatat(dfd.get(), name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-          if (errno == ENOENT) continue;  // vanished between getdents and stat
-          throw SysError("fstatat", rel, errno);
+        Local l;
+        if (opts_.hash_all && d->d_type == DT_REG) {
+          // Opened and fstat'ed in hash_files; the type getdents gives is only a
+          // hint there, as fstatat's was: the fd's fstat decides.
+          l.unstated = true;
+          l.e.type = EntryType::kFile;
+          l.dev = root_dev_;
+        } else {
+          struct stat st {};
+          if (::fstatat(dfd.get(), name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (errno == ENOENT) continue;  // vanished between getdents and stat
+            throw SysError("fstatat", rel, errno);
+          }
+          l.e = make_entry(st);
+          l.dev = st.st_dev;
         }
         if (count_.fetch_add(1, std::memory_order_relaxed) >= opts_.max_entries)
           throw LimitError("scan: more than " + std::to_string(opts_.max_entries) + " entries");
-        Local l;
-        l.e = make_entry(st);
         l.path_off = static_cast<uint32_t>(arena.size());
         l.path_len = static_cast<uint32_t>(rel.size());
         l.name_off = static_cast<uint32_t>(base);
-        l.dev = st.st_dev;
         arena += rel;
         arena += '\0';  // the name, NUL-terminated, for openat in hash_files
         std::string target;
@@ -379,7 +323,7 @@ class Walker {
         if (l.e.type == EntryType::kFile) {
           files_seen_.fetch_add(1, std::memory_order_relaxed);
           bytes_seen_.fetch_add(l.e.size, std::memory_order_relaxed);
-          l.hash = opts_.want_hash && opts_.want_hash(rel, l.e);
+          l.hash = opts_.hash_all || (opts_.want_hash && opts_.want_hash(rel, l.e));
         }
         if (!target.empty() || !xs.empty()) {
           l.extra = static_cast<uint32_t>(extras.size());
@@ -461,14 +405,15 @@ class Walker {
       // The file the walk saw, on the tree's filesystem; its metadata now, before
       // the first read: a write after this moves ctime, so a later quick check
       // rehashes the file rather than trusting a digest of older bytes.
-      if (!S_ISREG(st.st_mode) || st.st_ino != l.e.ino || st.st_dev != root_dev_) {
+      if (!S_ISREG(st.st_mode) || (!l.unstated && st.st_ino != l.e.ino) || st.st_dev != root_dev_) {
         issue(FileIssue::kChanged);
         continue;
       }
+      if (l.unstated) bytes_seen_.fetch_add(static_cast<uint64_t>(st.st_size), std::memory_order_relaxed);
       Done d{idx, make_entry(st), {}};
       try {
-        d.xattrs = read_xattrs_fd(fd, opts_.all_xattrs, path);
-        bool same = hashers_[w].hash(fd, d.e.size, d.e.sha256, path);
+        d.xattrs = read_xattrs_fd(fd, opts_.all_xattrs, path, list_first_);
+        bool same = hashers_[w].hash(fd, d.e.size, d.e.sha256, path, worth_mapping(st));
         files_done_.fetch_add(1, std::memory_order_relaxed);
         bytes_done_.fetch_add(d.e.size, std::memory_order_relaxed);
         if (!same) {
@@ -556,6 +501,7 @@ class Walker {
   WalkResult& res_;
   Manifest& m_;
   uint64_t root_dev_ = 0;
+  bool list_first_ = false;
   std::vector<FileHasher> hashers_;
 
   std::mutex mu_;

@@ -14,6 +14,7 @@
 #include "base/fd.h"
 #include "integrity/glob.h"
 #include "integrity/manifest.h"
+#include "integrity/xattrs.h"
 
 namespace goodcop::integrity {
 
@@ -39,6 +40,12 @@ struct WalkOptions {
   // sha256, its xattrs, and the metadata fstat saw before the first read.
   // Called on walker threads (must be thread-safe). Empty: no file is opened.
   std::function<bool(std::string_view rel, const Entry& e)> want_hash;
+  // Every regular file is hashed (a build): want_hash is not asked, and a name
+  // getdents calls a regular file is not fstatat'ed first — it is opened and the
+  // fstat of the open fd is its one stat (metadata and bytes of the same inode).
+  // A name that is no longer a regular file on the tree's filesystem by then is a
+  // kChanged issue. Saves a syscall and a lookup per file.
+  bool hash_all = false;
   // Called on the calling thread about every 200 ms with the files and bytes
   // hashed so far and the files and bytes of regular files seen so far.
   std::function<void(uint64_t files, uint64_t bytes, uint64_t files_seen, uint64_t bytes_seen)> progress;
@@ -77,8 +84,5 @@ UniqueFd open_beneath(int root_fd, std::string_view rel, int flags);
 
 // For tests: force the O_NOFOLLOW fallback of open_beneath().
 void set_openat2_disabled(bool disabled);
-
-// The xattrs of an open fd: security.capability, or all of them. Throws SysError.
-std::vector<Xattr> read_xattrs_fd(int fd, bool all, std::string_view what);
 
 }  // namespace goodcop::integrity

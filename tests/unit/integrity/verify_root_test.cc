@@ -1,4 +1,5 @@
 // Deviations only root can make (chown, file capabilities, device nodes, mounts).
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -7,9 +8,11 @@
 
 #include <cstring>
 
+#include "base/fd.h"
 #include "base/scope_exit.h"
 #include "integrity/scan.h"
 #include "integrity/verify.h"
+#include "integrity/walk.h"
 #include "tests/unit/integrity/tree_fixture.h"
 
 using namespace goodcop;
@@ -75,4 +78,43 @@ TEST_CASE("the walk records a mount point but never enters it", "[root]") {
   in::Manifest m = in::build_manifest(t.root.get());
   CHECK(m.find("mnt") != nullptr);
   CHECK(m.find("mnt/inside") == nullptr);
+}
+
+TEST_CASE("security.capability is found with or without asking flistxattr first, behind many other xattrs too", "[root]") {
+  GOODCOP_REQUIRE_ROOT();
+  TempDir dir;
+  write_text(dir / "cap", "x");
+  write_text(dir / "plain", "y");
+  uint32_t cap[5] = {0x02000000u, 1u << 13, 0, 0, 0};
+  int rc = ::setxattr((dir / "cap").c_str(), "security.capability", cap, sizeof cap, 0);
+  if (rc != 0 && errno == EOPNOTSUPP) {
+    WARN("skipped: no xattrs on " << dir.path());
+    return;
+  }
+  REQUIRE(rc == 0);
+  // More names than the 512-byte list buffer holds: flistxattr says ERANGE.
+  for (int i = 0; i < 40; ++i) {
+    std::string name = "user.a-rather-long-attribute-name-" + std::to_string(i);
+    REQUIRE(::setxattr((dir / "cap").c_str(), name.c_str(), "v", 1, 0) == 0);
+    REQUIRE(::setxattr((dir / "plain").c_str(), name.c_str(), "v", 1, 0) == 0);
+  }
+  UniqueFd cfd = open_fd(dir / "cap", O_RDONLY), pfd = open_fd(dir / "plain", O_RDONLY);
+  CHECK(in::lists_xattrs(cfd.get()));  // /tmp: ext4 or tmpfs
+  for (bool list_first : {false, true}) {
+    INFO("list_first " << list_first);
+    std::vector<in::Xattr> xs = in::read_xattrs_fd(cfd.get(), false, "cap", list_first);
+    REQUIRE(xs.size() == 1);
+    CHECK(xs[0].first == "security.capability");
+    CHECK(xs[0].second == std::string(reinterpret_cast<const char*>(cap), sizeof cap));
+    CHECK(in::read_xattrs_fd(pfd.get(), false, "plain", list_first).empty());
+  }
+  // With few names (the list fits): still found, and a file with none says none.
+  for (int i = 0; i < 40; ++i) {
+    std::string name = "user.a-rather-long-attribute-name-" + std::to_string(i);
+    REQUIRE(::removexattr((dir / "cap").c_str(), name.c_str()) == 0);
+  }
+  REQUIRE(in::read_xattrs_fd(cfd.get(), false, "cap", true).size() == 1);
+  write_text(dir / "none", "z");
+  UniqueFd nfd = open_fd(dir / "none", O_RDONLY);
+  CHECK(in::read_xattrs_fd(nfd.get(), false, "none", true).empty());
 }
