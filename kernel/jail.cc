@@ -189,6 +189,8 @@ void validate(const JailSpec& s) {
   if (s.cwd.empty() || s.cwd[0] != '/')
     throw Error(who + "working directory '" + s.cwd + "' is not absolute");
   if (s.binds.size() > 64) throw Error(who + "more than 64 binds");
+  // NGROUPS_MAX of the kernel (setgroups(2) fails with EINVAL above it).
+  if (s.groups.size() > 65536) throw Error(who + "more than 65536 supplementary groups");
   for (const Bind& b : s.binds) {
     if (b.source.empty() || b.source[0] != '/' || b.target.empty() || b.target[0] != '/' ||
         b.target.find("/../") != std::string::npos || b.target.ends_with("/.."))
@@ -492,6 +494,7 @@ int enter(const Jail& jail, const std::vector<std::string>& argv, const EnterOpt
   spec.argv = argv;
   spec.uid = opts.uid;
   spec.gid = opts.gid;
+  spec.groups = opts.groups;
   spec.cwd = opts.cwd;
   for (int i = 0; i < 3; ++i) spec.stdio[i] = opts.stdio[i];
   if (argv.empty() || argv[0].empty()) throw Error("jail '" + spec.name + "': enter: no command");

@@ -54,6 +54,7 @@ struct JailSpec {
   std::string cwd = "/";
   uint32_t uid = 0;  // inside the jail
   uint32_t gid = 0;
+  std::vector<uint32_t> groups;  // supplementary groups inside the jail; empty = just gid
   Limits limits;       // kernel/cgroup.h
   bool cgroup = true;  // a cgroup even without limits (freeze, kill_all, pids); forced by limits
   std::vector<Bind> binds;
@@ -170,6 +171,7 @@ std::optional<Jail> adopt(const JailSpec& spec);
 struct EnterOptions {
   uint32_t uid = 0;  // inside the jail
   uint32_t gid = 0;
+  std::vector<uint32_t> groups;  // supplementary groups; empty = just gid
   std::string cwd = "/";
   int stdio[3] = {0, 1, 2};
 };

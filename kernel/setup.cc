@@ -190,7 +190,7 @@ void confine(const JailSpec& spec) {
     restore_child_signals();
     // A new session: no controlling terminal shared with the host's shell.
     ::setsid();
-    become_user(spec.uid, spec.gid);
+    become_user(spec.uid, spec.gid, spec.groups);
     check(::chdir(spec.cwd.c_str()), "chdir", spec.cwd);
   } catch (...) {
     report_exception(report);
@@ -226,7 +226,7 @@ int init_main(const JailSpec& spec, int report, int go, int sock) {
     ::close(go);
     confine(spec);
     if (spec.init == InitMode::kJail) {
-      become_user(spec.uid, spec.gid);
+      become_user(spec.uid, spec.gid, spec.groups);
       check(::chdir(spec.cwd.c_str()), "chdir", spec.cwd);
       exec_in_jail(spec, report);
     }

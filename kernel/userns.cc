@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 #include "base/fd.h"
@@ -33,8 +34,15 @@ void write_id_maps(pid_t pid, uint32_t base) {
 
 void become_jail_root() { become_user(0, 0); }
 
-void become_user(uint32_t uid, uint32_t gid) {
-  check(::setgroups(0, nullptr), "setgroups");
+void become_user(uint32_t uid, uint32_t gid, const std::vector<uint32_t>& groups) {
+  // setgroups before the uid change, which takes CAP_SETGID with it.
+  if (groups.empty()) {
+    const gid_t only = gid;
+    check(::setgroups(1, &only), "setgroups", std::to_string(gid));
+  } else {
+    std::vector<gid_t> list(groups.begin(), groups.end());
+    check(::setgroups(list.size(), list.data()), "setgroups", std::to_string(gid));
+  }
   check(::setresgid(gid, gid, gid), "setresgid", std::to_string(gid));
   check(::setresuid(uid, uid, uid), "setresuid", std::to_string(uid));
 }

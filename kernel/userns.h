@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace goodcop::kernel {
 
@@ -15,11 +16,12 @@ inline constexpr uint32_t kJailIdCount = 65536;
 // which is root in the parent namespace (so no setgroups "deny" is needed).
 void write_id_maps(pid_t pid, uint32_t base);
 
-// Becomes uid/gid 0 of the jail with no supplementary groups (after the maps exist).
+// Becomes uid/gid 0 of the jail, with group 0 alone (after the maps exist).
 void become_jail_root();
 
-// Switches to uid/gid inside the jail with no supplementary groups; a non-root user loses
-// every capability here (capabilities(7), "effect of user ID changes").
-void become_user(uint32_t uid, uint32_t gid);
+// Switches to uid/gid inside the jail with the supplementary groups `groups` (just gid when
+// empty); a non-root user loses every capability here (capabilities(7), "effect of user ID
+// changes").
+void become_user(uint32_t uid, uint32_t gid, const std::vector<uint32_t>& groups = {});
 
 }  // namespace goodcop::kernel

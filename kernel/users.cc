@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <optional>
@@ -139,6 +140,29 @@ std::pair<uint32_t, uint32_t> resolve_user(const std::string& root, const std::s
     return {*uid, *gid};
   }
   throw Error("user " + quoted(user) + " not found in jail");
+}
+
+std::vector<uint32_t> resolve_groups(const std::string& root, const std::string& user,
+                                     uint32_t gid) {
+  std::vector<uint32_t> groups{gid};
+  const std::string text = read_jail_file(root, "etc/group").value_or("");
+  for (const auto& f : entries(text)) {
+    // name:password:gid:member,member,...
+    if (f.size() < 4) continue;
+    bool member = false;
+    std::string_view list = f[3];
+    while (!list.empty() && !member) {
+      size_t comma = list.find(',');
+      member = list.substr(0, comma) == user;
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    }
+    if (!member) continue;
+    auto g = jail_id(f[2], "user " + quoted(user) + " is in group " + quoted(f[0]) +
+                               " with gid " + std::string(f[2]));
+    if (!g) continue;  // a malformed line the user is listed in: not a group to grant
+    if (std::find(groups.begin(), groups.end(), *g) == groups.end()) groups.push_back(*g);
+  }
+  return groups;
 }
 
 uint32_t resolve_group(const std::string& root, const std::string& group) {

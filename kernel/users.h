@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace goodcop::kernel {
 
@@ -17,6 +18,13 @@ namespace goodcop::kernel {
 // jail's range 0..65535. Throws Error: "user 'x' not found in jail", "user 'x' has uid 70000,
 // outside the jail's ids 0-65535"; SysError when the file can't be read (a symlink loop).
 std::pair<uint32_t, uint32_t> resolve_user(const std::string& root, const std::string& user);
+
+// The supplementary groups of the named `user` in the jail, as initgroups(3) sets them: `gid`
+// (the user's primary group, or the one asked for) first, then every group of the jail's
+// /etc/group whose member list names `user`, each once. A missing /etc/group gives {gid}.
+// Throws Error "user 'x' is in group 'y' with gid 70000, outside the jail's ids 0-65535".
+std::vector<uint32_t> resolve_groups(const std::string& root, const std::string& user,
+                                     uint32_t gid);
 
 // The gid of `group` in the jail: a name from the jail's /etc/group, or a number.
 // Throws Error "group 'x' not found in jail" and the like.

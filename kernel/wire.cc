@@ -95,6 +95,8 @@ std::string encode_spec(const JailSpec& s) {
   w.str(s.cwd);
   w.u64(s.uid);
   w.u64(s.gid);
+  w.u64(s.groups.size());
+  for (uint32_t g : s.groups) w.u64(g);
   w.u64(s.binds.size());
   for (const Bind& b : s.binds) {
     w.str(b.source);
@@ -129,6 +131,9 @@ JailSpec decode_spec(std::string_view bytes) {
   s.cwd = r.str();
   s.uid = r.u32();
   s.gid = r.u32();
+  uint64_t ng = r.u64();
+  if (ng > 65536) throw Error("jail setup: malformed spec");
+  for (uint64_t i = 0; i < ng; ++i) s.groups.push_back(r.u32());
   uint64_t nb = r.u64();
   if (nb > 64) throw Error("jail setup: malformed spec");
   for (uint64_t i = 0; i < nb; ++i) {

@@ -13,7 +13,7 @@
 namespace goodcop::kernel {
 
 // The first field of an encoded spec; changes whenever the encoding does.
-inline constexpr const char* kWireMagic = "goodcop-spec-2";
+inline constexpr const char* kWireMagic = "goodcop-spec-3";
 
 // Encodes the spec (and the host id base) for the setup mode.
 std::string encode_spec(const JailSpec& spec);

@@ -78,7 +78,8 @@ kernel::Bind parse_bind(const std::string& text, bool writable) {
 }
 
 // -u USER[:GROUP] and -g GROUP: names from the jail's own /etc/passwd and /etc/group (read
-// inside its tree, kernel/users.h), or numbers.
+// inside its tree, kernel/users.h), or numbers. A named user's supplementary groups come from
+// the jail's /etc/group too.
 void resolve_ids(const JailArgs& a, kernel::JailSpec& spec) {
   std::string user = a.user, group = a.group;
   if (auto colon = user.find(':'); colon != std::string::npos) {
@@ -91,6 +92,10 @@ void resolve_ids(const JailArgs& a, kernel::JailSpec& spec) {
   try {
     if (!user.empty()) std::tie(spec.uid, spec.gid) = kernel::resolve_user(spec.root, user);
     if (!group.empty()) spec.gid = kernel::resolve_group(spec.root, group);
+    // A named user gets its supplementary groups from the jail's /etc/group (initgroups(3));
+    // a number has no name to look up: just its group.
+    const bool named = !user.empty() && user.find_first_not_of("0123456789") != std::string::npos;
+    if (named) spec.groups = kernel::resolve_groups(spec.root, user, spec.gid);
   } catch (const SysError&) {
     throw;
   } catch (const Error& e) {
@@ -228,7 +233,8 @@ Verb add_jail_verb(CLI::App& root) {
   app->prefix_command();
   app->add_option("-u,--user", args->user,
                   "USER[:GROUP] inside the jail, names from its /etc/passwd and /etc/group or "
-                  "numbers (default 0)");
+                  "numbers (default 0); a named user also gets its supplementary groups from "
+                  "the jail's /etc/group, a number none");
   app->add_option("-g,--group", args->group, "GROUP inside the jail (default: the user's)");
   app->add_option("--memory", args->memory, "memory limit (512M, 2G)");
   app->add_option("--pids", args->pids, "process limit");

@@ -53,7 +53,7 @@ TEST_CASE("the jail's root is an unprivileged host uid range", "[kernel][jail][u
   CHECK(r.out ==
         "         0  536870912      65536\n"
         "         0  536870912      65536\n"
-        "uid=0(root) gid=0(root)\n");
+        "uid=0(root) gid=0(root) groups=0(root)\n");  // its group alone, as numeric -u
 }
 
 TEST_CASE("the host id range is derived from the name unless given", "[kernel][jail][userns]") {

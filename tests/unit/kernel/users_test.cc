@@ -16,6 +16,7 @@
 using namespace goodcop;
 using namespace goodcop::test;
 using kernel::resolve_group;
+using kernel::resolve_groups;
 using kernel::resolve_user;
 
 namespace {
@@ -122,6 +123,68 @@ TEST_CASE("a hostile jail tree cannot make resolve_user read a host file",
     CHECK(error_of([&] { resolve_group(t.root(), "web"); }) ==
           "'" + t.root() + "/etc/group' is not a regular file");
   }
+}
+
+TEST_CASE("resolve_groups lists the groups naming the user in the jail's /etc/group",
+          "[kernel][users]") {
+  Tree t;
+  using G = std::vector<uint32_t>;
+  CHECK(resolve_groups(t.root(), "jailweb", 4321) == G{4321, 77});
+  CHECK(resolve_groups(t.root(), "root", 0) == G{0});
+  write_text(t.dir / "etc/group",
+             "adm:x:4:jailweb,other\n"
+             "staff:x:50:other,jailweb\n"
+             "jailwebs:x:60:jailwebmaster,jail\n"  // names that merely start or end alike
+             "again:x:4:jailweb\n"                  // a gid already granted: once
+             "# web:x:70:jailweb\n"
+             "broken:x:nogid:jailweb\n"             // no gid: nothing to grant
+             "short:x:80\n");
+  CHECK(resolve_groups(t.root(), "jailweb", 4321) == G{4321, 4, 50});
+  CHECK(resolve_groups(t.root(), "jailweb", 50) == G{50, 4});
+  CHECK(resolve_groups(t.root(), "other", 1) == G{1, 4, 50});
+  CHECK(resolve_groups(t.root(), "nobody", 9) == G{9});
+  // A group beyond the jail's ids is an error, not silently dropped.
+  write_text(t.dir / "etc/group", "far:x:70000:jailweb\n");
+  CHECK(error_of([&] { resolve_groups(t.root(), "jailweb", 1); }) ==
+        "user 'jailweb' is in group 'far' with gid 70000, outside the jail's ids 0-65535");
+  // No /etc/group: the primary group alone.
+  ::unlink((t.dir / "etc/group").c_str());
+  CHECK(resolve_groups(t.root(), "jailweb", 4321) == G{4321});
+}
+
+TEST_CASE("goodcop jail -u sets a named user's supplementary groups from the jail",
+          "[kernel][cli][users][root]") {
+  GOODCOP_REQUIRE_ROOT();
+  // A tree of its own: the jail's /etc/group names the user in two groups.
+  TempDir tree;
+  REQUIRE(::chmod(tree.path().c_str(), 0755) == 0);  // the jail's users walk its /
+  for (const char* d : {"bin", "etc", "proc", "dev", "tmp"})
+    REQUIRE(::mkdir((tree / d).c_str(), 0755) == 0);
+  write_text(tree / "bin/busybox", read_file("/bin/busybox"), 0755);
+  for (const char* applet : {"sh", "id"})
+    REQUIRE(::symlink("busybox", (tree / (std::string("bin/") + applet)).c_str()) == 0);
+  write_text(tree / "etc/passwd", "root:x:0:0::/:/bin/sh\nweb:x:1001:1001::/:/bin/sh\n");
+  write_text(tree / "etc/group",
+             "root:x:0:\nadm:x:4:web,other\nstaff:x:50:other,web\nwebs:x:60:webmaster\n"
+             "web:x:1001:\n");
+  auto groups = [&](std::vector<std::string> opts) {
+    std::vector<std::string> args = {"jail"};
+    args.insert(args.end(), opts.begin(), opts.end());
+    for (std::string a : {tree.path(), std::string("h"), std::string("-"), std::string("sh"),
+                          std::string("-c"), std::string("id -g; id -G")})
+      args.push_back(a);
+    RunResult r = run_goodcop(args);
+    INFO("err: " << r.err);
+    CHECK(r.status == 0);
+    return r.out;
+  };
+  CHECK(groups({"-u", "web"}) == "1001\n1001 4 50\n");
+  CHECK(groups({"-u", "web:staff"}) == "50\n50 4\n");
+  CHECK(groups({"-u", "web", "-g", "root"}) == "0\n0 4 50\n");
+  // A number has no name to look up: its group alone.
+  CHECK(groups({"-u", "1001"}) == "1001\n1001\n");
+  CHECK(groups({"-u", "1001:50"}) == "50\n50\n");
+  CHECK(groups({}) == "0\n0\n");
 }
 
 TEST_CASE("goodcop jail -u and -g take names from the jail", "[kernel][cli][users][root]") {
