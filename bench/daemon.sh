@@ -22,10 +22,8 @@ idle_seconds=${IDLE_SECONDS:-60}
 nfiles=${NFILES:-20000}
 mb=${MB:-500}
 nidle=${NIDLE:-50}
-# Overlay storage for the idle jails deadlocked the daemon at start on 2026-11-29
-# (watchdog/driver/idmap.cc userns_with_map: two pool threads clone at once and each child
-# inherits the other's pipe write end, so neither sees EOF): plain until that is fixed.
-idle_storage=${IDLE_STORAGE:-plain}
+# The idle jails' storage: overlay (the default a hosting box would use) or plain.
+idle_storage=${IDLE_STORAGE:-overlay}
 skip_big=${SKIP_BIG:-}
 gen_tree=/work/shared/tools/gen-tree
 for tool in curl ip openssl findmnt /bin/busybox "$gen_tree"; do
