@@ -2,11 +2,17 @@
 // libarchive reads (bsdtar -tf): standard keywords on entry lines, goodcop's
 // extensions (ctime, xattrs) on "#+" comment lines that mtree readers skip, and a
 // final "#goodcop-sha256" line over every byte before it.
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
 
 #include "base/error.h"
 #include "base/fd.h"
@@ -418,10 +424,48 @@ Manifest parse_manifest(std::string_view text, const ManifestLimits& limits) {
   return m;
 }
 
+namespace {
+
+// The whole file in one buffer of its size, read in place: read_file() appends
+// 64 KiB chunks to a string that doubles, which for a 57 MB manifest copied it
+// about twice more and faulted in twice its pages (half the page faults of a
+// quick check of 200,000 files). Uninitialised, so each page is touched once.
+std::unique_ptr<char[]> slurp(const std::string& file, size_t max_bytes, size_t& len) {
+  UniqueFd fd = open_fd(file, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+  struct stat st = fstat_fd(fd.get(), file);
+  // +1: the read that sees EOF needs room, or the buffer would grow for it.
+  size_t cap = S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) + 1 : size_t{1} << 20;
+  const size_t limit = max_bytes < SIZE_MAX ? max_bytes + 1 : max_bytes;  // one byte over says "too big"
+  cap = std::max<size_t>(1, std::min(cap, limit));
+  std::unique_ptr<char[]> buf(new char[cap]);
+  len = 0;
+  for (;;) {
+    if (len == cap) {
+      // Grew since the fstat, or not a regular file.
+      if (cap > max_bytes) throw SysError("read", file, EFBIG);
+      size_t bigger = cap > limit / 2 ? limit : cap * 2;
+      std::unique_ptr<char[]> more(new char[bigger]);
+      std::memcpy(more.get(), buf.get(), len);
+      buf = std::move(more);
+      cap = bigger;
+    }
+    ssize_t n = ::read(fd.get(), buf.get() + len, cap - len);
+    if (n < 0 && errno == EINTR) continue;
+    check(n, "read", file);
+    if (n == 0) break;
+    len += static_cast<size_t>(n);
+  }
+  if (len > max_bytes) throw SysError("read", file, EFBIG);
+  return buf;
+}
+
+}  // namespace
+
 Manifest load_manifest(const std::string& file, const ManifestLimits& limits) {
-  std::string text = read_file(file, limits.max_bytes);
+  size_t len = 0;
+  std::unique_ptr<char[]> text = slurp(file, limits.max_bytes, len);
   try {
-    return parse_manifest(text, limits);
+    return parse_manifest(std::string_view(text.get(), len), limits);
   } catch (...) {
     rethrow_with_context("'" + file + "'");
   }

@@ -31,7 +31,7 @@ enum class MapResult : uint8_t {
 };
 
 // Feeds the first `size` bytes of fd into ctx (initialised by the caller) through
-// read-only mappings of at most 64 MiB each. Throws SysError (an mmap after the
+// read-only mappings of at most 8 MiB each. Throws SysError (an mmap after the
 // first window), Error (openssl).
 MapResult hash_mapped(int fd, uint64_t size, EVP_MD_CTX* ctx, std::string_view what);
 

@@ -127,3 +127,20 @@ TEST_CASE("load_manifest names the file in its errors") {
   CHECK_THROWS_WITH(in::load_manifest(d / "m"),
                     "'" + (d / "m") + "': manifest: truncated (no digest line at the end)");
 }
+
+TEST_CASE("load_manifest reads the whole file, and refuses one over the size limit") {
+  Tree t;
+  TempDir d;
+  const std::string text = in::write_manifest(t.m);
+  write_text(d / "m", text);
+  in::Manifest back = in::load_manifest(d / "m");
+  CHECK(in::write_manifest(back) == text);
+  in::ManifestLimits exact;
+  exact.max_bytes = text.size();
+  CHECK(in::load_manifest(d / "m", exact).size() == t.m.size());
+  in::ManifestLimits small;
+  small.max_bytes = text.size() - 1;
+  CHECK_THROWS_WITH(in::load_manifest(d / "m", small), "read '" + (d / "m") + "': File too large");
+  // Not a regular file (no size to trust): read in growing steps, limit still applies.
+  CHECK_THROWS_WITH(in::load_manifest("/dev/zero", small), "read '/dev/zero': File too large");
+}
