@@ -2,6 +2,9 @@
 // every damaged input (a manifest may come from an archive an attacker touched).
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
+
 #include "base/error.h"
 #include "integrity/hash.h"
 #include "integrity/manifest.h"
@@ -143,4 +146,38 @@ TEST_CASE("load_manifest reads the whole file, and refuses one over the size lim
   CHECK_THROWS_WITH(in::load_manifest(d / "m", small), "read '" + (d / "m") + "': File too large");
   // Not a regular file (no size to trust): read in growing steps, limit still applies.
   CHECK_THROWS_WITH(in::load_manifest("/dev/zero", small), "read '/dev/zero': File too large");
+}
+
+TEST_CASE("a manifest of more entries than one formatting chunk is written in order and reads back the same") {
+  in::Manifest m;
+  in::Entry dir;
+  dir.type = in::EntryType::kDir;
+  dir.mode = 0755;
+  dir.nlink = 2;
+  m.add("", dir);
+  m.add("d", dir);
+  for (int i = 0; i < 20000; ++i) {
+    in::Entry f;
+    f.type = in::EntryType::kFile;
+    f.mode = 0644;
+    f.nlink = 1;
+    f.ino = static_cast<uint64_t>(i) + 100;
+    f.size = static_cast<uint64_t>(i);
+    f.hashed = true;
+    f.sha256[0] = static_cast<uint8_t>(i);
+    char name[32];
+    std::snprintf(name, sizeof name, "d/f%06d", i);
+    m.add(name, f);
+  }
+  m.sort();
+  const std::string text = in::write_manifest(m);
+  in::Manifest back = in::parse_manifest(text);
+  REQUIRE(back.size() == m.size());
+  for (size_t i = 0; i < m.size(); ++i) {
+    REQUIRE(back.path(back.entries()[i]) == m.path(m.entries()[i]));
+    REQUIRE(back.entries()[i].ino == m.entries()[i].ino);
+  }
+  CHECK(in::write_manifest(back) == text);
+  // Every entry is two lines, after the two header lines and before the digest.
+  CHECK(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) == 2 + 2 * m.size() + 1);
 }
