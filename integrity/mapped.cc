@@ -97,6 +97,20 @@ bool worth_mapping(const struct stat& st) {
 
 MapResult hash_mapped(int fd, uint64_t size, EVP_MD_CTX* ctx, std::string_view what) {
   std::call_once(g_installed, install_handler);
+  // A fault signal that is blocked is not delivered to a handler: the kernel
+  // resets it to the default action and kills the process (force_sig_info).
+  // Threads inherit their creator's mask, and Boost.Asio's thread_pool — the
+  // daemon's work pool, whose threads start the walker threads — creates its
+  // threads with every signal blocked. Unblock SIGBUS in this thread, once.
+  thread_local bool unblocked = false;
+  if (!unblocked) {
+    sigset_t bus;
+    sigemptyset(&bus);
+    sigaddset(&bus, SIGBUS);
+    int rc = ::pthread_sigmask(SIG_UNBLOCK, &bus, nullptr);
+    if (rc != 0) throw SysError("pthread_sigmask", "SIGBUS", rc);
+    unblocked = true;
+  }
   for (uint64_t off = 0; off < size; off += kWindow) {
     auto len = static_cast<size_t>(std::min(kWindow, size - off));
     // MAP_POPULATE: the page tables are filled in one call instead of a fault

@@ -3,6 +3,7 @@
 // of a page past its new end — is reported as changed, never kills the process.
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,6 +92,32 @@ TEST_CASE("a file truncated under its mapping is reported shrunk, and SIGBUS doe
   REQUIRE(::pwrite(fd.get(), data.data(), data.size(), 0) == static_cast<ssize_t>(data.size()));
   CHECK(h.hash(fd.get(), data.size(), out, "f", true));
   CHECK(in::hex(out) == in::hex(in::sha256_of(data)));
+}
+
+TEST_CASE("a thread with every signal blocked (as Boost.Asio's pool makes them) survives a truncation under its mapping") {
+  TempDir dir;
+  const std::string data = pattern(size_t{2} << 20, 4);
+  write_text(dir / "f", data);
+  UniqueFd fd = open_fd(dir / "f", O_RDWR);
+  REQUIRE(::ftruncate(fd.get(), 0) == 0);
+  uint64_t before = in::sigbus_caught();
+  bool hashed = true;
+  std::thread t;
+  {
+    // Blocked here, inherited by the thread (asio::detail::signal_blocker does this).
+    sigset_t all, old;
+    sigfillset(&all);
+    REQUIRE(::pthread_sigmask(SIG_SETMASK, &all, &old) == 0);
+    ScopeExit restore([&] { ::pthread_sigmask(SIG_SETMASK, &old, nullptr); });
+    t = std::thread([&] {
+      in::FileHasher h;
+      std::array<uint8_t, 32> out{};
+      hashed = h.hash(fd.get(), data.size(), out, "f", true);
+    });
+  }
+  t.join();
+  CHECK_FALSE(hashed);
+  CHECK(in::sigbus_caught() == before + 1);
 }
 
 TEST_CASE("a shrink inside the last mapped page reads as zeros: the size check after the digest catches it") {
