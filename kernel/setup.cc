@@ -36,6 +36,7 @@
 #include "base/fd.h"
 #include "base/parse.h"
 #include "base/scope_exit.h"
+#include "base/unix_fds.h"
 #include "kernel/caps.h"
 #include "kernel/init.h"
 #include "kernel/jail.h"
@@ -73,52 +74,23 @@ int namespace_flags(const JailSpec& spec) {
   return flags;
 }
 
+// The trees' fds travel from the outside process to the init over `sock` (base/unix_fds.h).
 void send_fds(int sock, const std::vector<UniqueFd>& fds) {
+  std::vector<int> raw;
+  for (const UniqueFd& f : fds) raw.push_back(f.get());
   char byte = 'm';
-  iovec iov{&byte, 1};
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.data();
-  msg.msg_controllen = control.size();
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-  for (size_t i = 0; i < fds.size(); ++i) {
-    int fd = fds[i].get();
-    std::memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof fd);
-  }
-  check(::sendmsg(sock, &msg, MSG_NOSIGNAL), "sendmsg", "setup socket");
+  check(send_with_fds(sock, std::span<const char>(&byte, 1), raw), "sendmsg", "setup socket");
 }
 
 std::vector<UniqueFd> recv_fds(int sock) {
   char byte = 0;
-  iovec iov{&byte, 1};
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * kMaxTrees));
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.data();
-  msg.msg_controllen = control.size();
-  ssize_t n;
+  Received r;
   do {
-    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  check(n, "recvmsg", "setup socket");
-  std::vector<UniqueFd> fds;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd = -1;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      fds.emplace_back(fd);
-    }
-  }
-  if (n == 0 || (msg.msg_flags & MSG_CTRUNC) != 0) throw Error("setup process went away");
-  return fds;
+    r = recv_with_fds(sock, std::span<char>(&byte, 1), kMaxTrees);
+  } while (r.n < 0 && errno == EINTR);
+  check(r.n, "recvmsg", "setup socket");
+  if (r.n == 0 || r.truncated) throw Error("setup process went away");
+  return std::move(r.fds);
 }
 
 // Blocks until the starter has set up what needs the init's pid (veth, cgroup).
