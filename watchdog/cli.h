@@ -24,6 +24,9 @@ struct Verb {
 
 Verb add_policy_verb(CLI::App& root);
 Verb add_jail_verb(CLI::App& root);
+// `goodcop jail` alone, without building the other verbs' parsers: main()'s fast path
+// (issue 3: a jail starts no slower than bubblewrap).
+int run_jail_cli(int argc, char** argv);
 Verb add_manifest_verb(CLI::App& root);
 Verb add_seal_verb(CLI::App& root);
 Verb add_restore_verb(CLI::App& root);

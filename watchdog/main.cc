@@ -5,11 +5,6 @@
 #include "kernel/jail.h"
 #include "watchdog/cli.h"
 
-namespace goodcop::cli {
-// watchdog/cmd_jail.cc: `goodcop jail` with only its own verb built.
-int run_jail_cli(int argc, char** argv);
-}  // namespace goodcop::cli
-
 int main(int argc, char** argv) {
   // First, before anything starts a thread: the jail setup modes (kernel/jail.h).
   if (auto rc = goodcop::kernel::run_internal_mode(argc, argv)) return *rc;
