@@ -272,34 +272,4 @@ Verb add_jail_verb(CLI::App& root) {
   return v;
 }
 
-// `goodcop jail ...` without the other verbs (main()'s fast path): the root command is built
-// exactly as run_cli builds it, with the jail verb alone, so help, errors and exit codes are
-// the same; the other verbs' parsers (a few hundred options) are never built or destroyed.
-int run_jail_cli(int argc, char** argv) {
-  CLI::App app{"goodcop: self-healing FreeBSD-style jails for Linux", "goodcop"};
-  app.set_version_flag("--version", std::string("goodcop ") + kVersion);
-  app.require_subcommand(1);
-  app.fallthrough(false);
-  Verb verb = add_jail_verb(app);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "goodcop: " << e.what() << "\n";
-    std::cerr << "Run with --help for more information.\n";
-    return kExitUsage;
-  }
-  try {
-    return verb.run();
-  } catch (const std::exception& e) {
-    std::cerr << "goodcop: jail: " << e.what() << "\n";
-    return kExitFailure;
-  }
-}
-
 }  // namespace goodcop::cli
