@@ -37,11 +37,11 @@ Manifest build_manifest(int root_fd, const ScanOptions& opts) {
   }
   WalkResult w = walk_tree(root_fd, wo);
   if (!w.raced.empty())
-    throw Error("build: '" + escape_name(w.raced.front()) + "' changed during the scan");
+    throw TreeChanged("build: '" + escape_name(w.raced.front()) + "' changed during the scan");
   if (!w.issues.empty()) {
     const FileIssue& i = w.issues.front();
     if (i.what == FileIssue::kError) std::rethrow_exception(i.error);
-    throw Error("build: '" + escape_name(i.path) + "' changed " +
+    throw TreeChanged("build: '" + escape_name(i.path) + "' changed " +
                 (i.what == FileIssue::kResized ? "while it was hashed" : "during the scan"));
   }
   Manifest& m = w.manifest;
@@ -54,6 +54,8 @@ Manifest build_manifest(const std::string& root, const ScanOptions& opts) {
   UniqueFd fd = open_tree(root);
   try {
     return build_manifest(fd.get(), opts);
+  } catch (const TreeChanged& e) {
+    throw TreeChanged("'" + root + "': " + e.what());
   } catch (...) {
     rethrow_with_context("'" + root + "'");
   }

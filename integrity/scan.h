@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error.h"
 #include "base/fd.h"
 #include "integrity/manifest.h"
 
@@ -31,8 +32,18 @@ struct ScanOptions {
 // Opens a tree root given by the (trusted) host path; O_DIRECTORY, O_CLOEXEC.
 UniqueFd open_tree(const std::string& root);
 
-// Builds the manifest of the tree below root_fd. Throws Error/SysError (a file
-// that changes while it is hashed is an error: build from a quiet tree).
+// The tree changed under a build (an entry renamed or removed between its listing and its
+// open, a file resized while it was hashed): the manifest would describe no one state of
+// it. A caller that expects a still tree (the daemon's first check after a restore) takes
+// it as a deviation, not as a failure to retry: a jail churning files must not keep its
+// tree from ever being checked.
+class TreeChanged : public Error {
+ public:
+  using Error::Error;
+};
+
+// Builds the manifest of the tree below root_fd. Throws TreeChanged as above (build from a
+// quiet tree), Error/SysError when the tree cannot be read.
 Manifest build_manifest(int root_fd, const ScanOptions& opts = {});
 Manifest build_manifest(const std::string& root, const ScanOptions& opts = {});
 

@@ -325,7 +325,17 @@ integrity::Diff PolicyDriver::compare() {
     // the local baseline only when its content is the golden archive's.
     integrity::ScanOptions so;
     so.ignore = ignores_;
-    integrity::Manifest built = integrity::build_manifest(root.get(), so);
+    integrity::Manifest built;
+    try {
+      built = integrity::build_manifest(root.get(), so);
+    } catch (const integrity::TreeChanged& e) {
+      // A restored tree is still until the jail writes: a write in a checked path is a
+      // deviation however it shows (retrying would let a jail that keeps writing keep its
+      // tree from ever being checked).
+      integrity::Diff d;
+      d.limit = std::string("the tree changed while its baseline was built: ") + e.what();
+      return d;
+    }
     integrity::Diff d = integrity::diff(without_ignored(*golden_, ignores_, id_shift_), built, false);
     if (!d.clean()) return d;
     baseline_bytes_ = 0;
