@@ -107,6 +107,7 @@ void DaemonFixture::write_policy(const JailSetup& j) {
     << "network: veth\n"
     << "ip4: [198.18." << j.index << ".2]\n"
     << "exec:\n  start: " << yaml_list(start) << "\n"
+    << (j.user.empty() ? std::string() : "  user: " + j.user + "\n")
     << "golden: " << golden(j.name) << "\n"
     << "storage: " << j.storage << "\n"
     << "keep: [/var/uploads]\n"

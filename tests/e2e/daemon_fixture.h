@@ -32,6 +32,7 @@ struct JailSetup {
   bool userns = true;
   // exec.start; empty: busybox httpd serving /www on port 80 in the foreground.
   std::vector<std::string> start;
+  std::string user;   // exec.user; empty: the default (root)
   std::string extra;  // more YAML lines appended to the policy
 };
 

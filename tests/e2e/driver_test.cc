@@ -177,6 +177,56 @@ TEST_CASE("a jail that keeps writing cannot keep its tree from being checked", "
   CHECK(deviations > 0);
 }
 
+TEST_CASE("exec.user names a user of the jail's own /etc/passwd", "[root][e2e]") {
+  GOODCOP_REQUIRE_ROOT();
+  DaemonFixture f;
+  JailSetup j;
+  j.start = {"/bin/busybox", "sleep", "1000"};
+  j.user = "www";  // demo/make-jail-tree: www:x:33:33, group www:x:33
+  config::Policy p = policy_of(f, j);
+  driver::PolicyDriver d(p, f.state_dir(), helper());
+  d.start();
+  int out[2];
+  REQUIRE(::pipe(out) == 0);
+  supervisor::ExecIo io;
+  io.fds[0] = 0;
+  io.fds[1] = out[1];
+  io.fds[2] = out[1];
+  CHECK(d.exec({"/bin/id"}, io) == 0);
+  ::close(out[1]);
+  std::string got;
+  char buf[256];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
+  ::close(out[0]);
+  CHECK(got == "uid=33(www) gid=33(www) groups=33(www)\n");
+  // The main process too.
+  auto pids = f.jail_pids("web1");
+  bool found = false;
+  for (pid_t pid : pids) {
+    std::ifstream st("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(st)), {});
+    if (cmd.find("sleep") == std::string::npos) continue;
+    found = true;
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line, uid_line;
+    while (std::getline(status, line))
+      if (line.rfind("Uid:", 0) == 0) uid_line = line;
+    // Seen from the host: 33 shifted by the jail's id base (userns), never root.
+    CHECK(uid_line.find("\t0\t") == std::string::npos);
+  }
+  CHECK(found);
+  d.stop();
+
+  // A name the jail does not have is refused at start, with the policy's words.
+  DaemonFixture g;
+  JailSetup k;
+  k.user = "mallory";
+  config::Policy q = policy_of(g, k);
+  driver::PolicyDriver e(q, g.state_dir(), helper());
+  CHECK_THROWS_WITH(e.start(), "jail 'web1': exec.user: user 'mallory' not found in jail");
+  e.stop();
+}
+
 TEST_CASE("the driver refuses a keep path missing from the golden tree", "[root][e2e]") {
   GOODCOP_REQUIRE_ROOT();
   DaemonFixture f;

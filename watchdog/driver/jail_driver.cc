@@ -489,6 +489,7 @@ int PolicyDriver::exec(const std::vector<std::string>& argv, const supervisor::E
   kernel::EnterOptions eo;
   eo.uid = j->spec().uid;
   eo.gid = j->spec().gid;
+  eo.groups = j->spec().groups;
   eo.cwd = j->spec().cwd;
   for (int i = 0; i < 3; ++i) eo.stdio[i] = io.fds[i];
   return kernel::enter(*j, argv, eo, helper_);

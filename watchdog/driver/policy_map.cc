@@ -4,6 +4,7 @@
 #include "base/parse.h"
 #include "kernel/caps.h"
 #include "kernel/netlink.h"
+#include "kernel/users.h"
 
 namespace goodcop::driver {
 
@@ -46,15 +47,24 @@ std::vector<std::string> check_ignores(const config::Policy& p) {
 
 namespace {
 
-// exec.user: a uid, "root", or a name. Names other than root are looked up in the jail's
-// own /etc/passwd by the kernel layer once it offers that; until then they are refused
-// with a clear message rather than guessed.
-std::pair<uint32_t, uint32_t> user_ids(const config::Policy& p) {
+// exec.user: a uid, "root", or a name. A name is looked up in the jail's own /etc/passwd
+// and /etc/group (kernel/users.h: read inside the tree, never the host's), with its
+// supplementary groups; a uid runs with the same gid and no other group.
+struct Ids {
+  uint32_t uid = 0, gid = 0;
+  std::vector<uint32_t> groups;  // empty: the gid alone
+};
+
+Ids user_ids(const config::Policy& p) {
   const auto& u = p.exec.user;
-  if (u.uid) return {*u.uid, *u.uid};
-  if (u.name == "root") return {0, 0};
-  throw Error("jail '" + p.name + "': exec.user '" + u.name +
-              "': only root or a numeric uid is supported by this build");
+  if (u.uid) return {*u.uid, *u.uid, {}};
+  if (u.name == "root") return {0, 0, {}};
+  try {
+    auto [uid, gid] = kernel::resolve_user(p.path, u.name);
+    return {uid, gid, kernel::resolve_groups(p.path, u.name, gid)};
+  } catch (const std::exception& e) {
+    throw Error("jail '" + p.name + "': exec.user: " + e.what());
+  }
 }
 
 }  // namespace
@@ -87,9 +97,10 @@ kernel::JailSpec jail_spec(const config::Policy& p, const JailPaths& paths, int 
   s.argv = p.exec.start;
   for (const auto& [k, v] : p.exec.env) s.env.push_back(k + "=" + v);
   s.cwd = p.exec.cwd;
-  auto [uid, gid] = user_ids(p);
-  s.uid = uid;
-  s.gid = gid;
+  Ids ids = user_ids(p);
+  s.uid = ids.uid;
+  s.gid = ids.gid;
+  s.groups = std::move(ids.groups);
   if (p.limits.memory) s.limits.memory_bytes = *p.limits.memory;
   if (p.limits.pids) s.limits.pids = *p.limits.pids;
   if (p.limits.cpu_milli) s.limits.cpu_millis = *p.limits.cpu_milli;
