@@ -37,6 +37,23 @@ config::Policy policy_of(DaemonFixture& f, const JailSetup& j) {
   return *r.policy;
 }
 
+// Runs argv in the driver's jail; its exit code and what it wrote to stdout and stderr.
+std::pair<int, std::string> exec_output(driver::PolicyDriver& d, const std::vector<std::string>& argv) {
+  int out[2];
+  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  supervisor::ExecIo io;
+  io.fds[0] = 0;
+  io.fds[1] = out[1];
+  io.fds[2] = out[1];
+  int status = d.exec(argv, io);
+  ::close(out[1]);
+  std::string got;
+  char buf[256];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
+  ::close(out[0]);
+  return {status, got};
+}
+
 std::string read_all(const std::string& path) {
   std::ifstream in(path);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -89,18 +106,9 @@ TEST_CASE("the driver starts and checks and preserves and restores and stops a j
     CHECK_FALSE(d.check().deviation);
 
     // exec runs inside the jail: it sees the jail's hostname and pid namespace.
-    int out[2];
-    REQUIRE(::pipe(out) == 0);
-    supervisor::ExecIo io;
-    io.fds[0] = 0;
-    io.fds[1] = out[1];
-    io.fds[2] = out[1];
-    CHECK(d.exec({"/bin/hostname"}, io) == 0);
-    ::close(out[1]);
-    char buf[64] = {};
-    CHECK(::read(out[0], buf, sizeof buf - 1) > 0);
-    ::close(out[0]);
-    CHECK(std::string(buf) == "web1\n");
+    auto [status, out] = exec_output(d, {"/bin/hostname"});
+    CHECK(status == 0);
+    CHECK(out == "web1\n");
 
     d.stop();
     CHECK(d.exit_fd() == -1);
@@ -186,18 +194,8 @@ TEST_CASE("exec.user names a user of the jail's own /etc/passwd", "[root][e2e]")
   config::Policy p = policy_of(f, j);
   driver::PolicyDriver d(p, f.state_dir(), helper());
   d.start();
-  int out[2];
-  REQUIRE(::pipe(out) == 0);
-  supervisor::ExecIo io;
-  io.fds[0] = 0;
-  io.fds[1] = out[1];
-  io.fds[2] = out[1];
-  CHECK(d.exec({"/bin/id"}, io) == 0);
-  ::close(out[1]);
-  std::string got;
-  char buf[256];
-  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
-  ::close(out[0]);
+  auto [rc, got] = exec_output(d, {"/bin/id"});
+  CHECK(rc == 0);
   CHECK(got == "uid=33(www) gid=33(www) groups=33(www)\n");
   // The main process too.
   auto pids = f.jail_pids("web1");

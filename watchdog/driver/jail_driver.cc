@@ -143,7 +143,8 @@ PolicyDriver::PolicyDriver(config::Policy policy, const std::string& state_dir,
       state_dir_(state_dir),
       helper_(helper),
       paths_(jail_paths(state_dir, p_.name)),
-      ignores_(check_ignores(p_)) {
+      ignores_(check_ignores(p_)),
+      ignore_set_(ignores_) {
   if (overlay() && p_.userns) {
     kernel::JailSpec named;
     named.name = p_.name;
@@ -351,7 +352,7 @@ integrity::Diff PolicyDriver::compare() {
     // baseline's (its lower layer is read-only to the jail; the walks below rehash it).
     UniqueFd upper(::open(backups::upper_dirs(rw_dir()).upper.c_str(),
                           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (upper && scan_upper(upper.get(), root.get(), *baseline_, integrity::IgnoreSet(ignores_)) ==
+    if (upper && scan_upper(upper.get(), root.get(), *baseline_, ignore_set_) ==
                      UpperVerdict::kClean)
       return {};
   }

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "config/policy.h"
+#include "integrity/glob.h"
 #include "integrity/manifest.h"
 #include "integrity/trigger.h"
 #include "integrity/verify.h"
@@ -84,6 +85,7 @@ class PolicyDriver final : public supervisor::JailDriver {
   const kernel::Helper& helper_;
   JailPaths paths_;
   std::vector<std::string> ignores_;
+  integrity::IgnoreSet ignore_set_;  // ignores_, compiled once (the upper scan uses it)
 
   mutable std::mutex mu_;  // guards jail_ and trigger_ against exec() and changes_pending()
   std::shared_ptr<kernel::Jail> jail_;
