@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <mutex>
 
 #include "backups/fsops.h"
 #include "backups/manifest_glue.h"
@@ -55,6 +56,26 @@ std::string prepare_lower(const std::string& archive, const std::string& lower_r
   } catch (...) {
     rethrow_with_context("prepare lower '" + archive + "'");
   }
+}
+
+bool discard_lower(const std::string& lower, dev_t dev, ino_t ino) {
+  static std::mutex mu;  // the check and the rename are one step for this daemon's threads
+  static std::atomic<uint64_t> serial{0};
+  std::string aside = lower + ".discard." + std::to_string(::getpid()) + "." + std::to_string(++serial);
+  {
+    std::lock_guard lock(mu);
+    struct stat st {};
+    if (::lstat(lower.c_str(), &st) < 0) {
+      if (errno == ENOENT) return false;
+      throw SysError("lstat", lower, errno);
+    }
+    if (!S_ISDIR(st.st_mode) || st.st_dev != dev || st.st_ino != ino) return false;
+    // Out of prepare_lower's way first (a rename is atomic), then removed at leisure.
+    check(::renameat2(AT_FDCWD, lower.c_str(), AT_FDCWD, aside.c_str(), RENAME_NOREPLACE),
+          "rename", lower);
+  }
+  remove_tree(aside);
+  return true;
 }
 
 UpperDirs upper_dirs(const std::string& state_dir) {

@@ -4,6 +4,8 @@
 // restore; the jail's root is an overlay of that lower tree and a per-jail upper
 // directory, so a restore is "keep the old upper as evidence, start a fresh empty one".
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 
@@ -16,6 +18,14 @@ namespace goodcop::backups {
 // returns its path. The archive's digest is checked either way.
 std::string prepare_lower(const std::string& archive, const std::string& lower_root,
                           const ExtractLimits& limits = {});
+
+// Removes the lower tree `lower` when it is still the directory (dev, ino): a check found it
+// differing from its archive where no jail could have written (the host side or the disk
+// changed it), and the next prepare_lower must extract the archive again instead of
+// handing out the same damaged tree. Overlays still mounted on it go on until their own
+// checks heal them. Returns false, and removes nothing, when `lower` is gone or already
+// another directory (another jail's heal replaced it first). Safe from any thread.
+bool discard_lower(const std::string& lower, dev_t dev, ino_t ino);
 
 // The writable side of one jail's overlay: `<state>/upper` and `<state>/work`.
 struct UpperDirs {

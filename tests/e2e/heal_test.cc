@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "tests/e2e/daemon_fixture.h"
@@ -209,6 +211,46 @@ TEST_CASE("persistent data in a keep path survives a heal", "[root][e2e]") {
   RunResult r = f.ctl({"exec", "web1", "/bin/cat", "/var/uploads/photo.jpg"});
   CHECK(r.status == 0);
   CHECK(r.out == "kept\n");
+}
+
+// The one lower tree the daemon extracted (named by its archive's digest), or "".
+std::string lower_tree(const DaemonFixture& f) {
+  std::string found;
+  for (const auto& e : std::filesystem::directory_iterator(f.state_dir() + "/lower"))
+    if (e.path().filename().string().size() == 64) found = e.path().string();
+  return found;
+}
+
+std::string file_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST_CASE("a lower tree damaged on the host side is extracted again and not healed into",
+          "[root][e2e]") {
+  GOODCOP_REQUIRE_ROOT();
+  DaemonFixture f;
+  f.add_jail({});
+  f.start_daemon();
+  int st = f.stop_daemon();
+  REQUIRE((WIFEXITED(st) && WEXITSTATUS(st) == 0));
+  // While no daemon runs, the disk or someone on the host changes the shared lower tree,
+  // which no jail can write. A heal that mounted the same tree again would loop for ever.
+  std::string lower = lower_tree(f);
+  REQUIRE(!lower.empty());
+  write_text(lower + "/www/index.html", "rotted\n");
+  size_t from = f.events().size();
+  f.start_daemon(false);
+  expect_healed(f, "web1", from, 0, "www/index.html");
+  // Healed once, and then quiet: checks every second find the tree clean.
+  std::this_thread::sleep_for(3s);
+  auto t = f.transitions("web1", from);
+  INFO("transitions: " << joined(t) << "\n" << f.daemon_log());
+  CHECK(std::count(t.begin(), t.end(), "tampered") == 1);
+  CHECK(t.back() == "running");
+  CHECK(file_text(lower_tree(f) + "/www/index.html") == original_page("web1"));
+  CHECK(f.daemon_log().find("differs from the golden archive where no jail can write") !=
+        std::string::npos);
 }
 
 }  // namespace goodcop::test

@@ -156,3 +156,39 @@ TEST_CASE("overlay check: every kind of change a jail can make is handed to the 
           UpperVerdict::kLook);
   }
 }
+
+TEST_CASE("overlay check: what the jail changed is in upper, a change of the lower tree is not",
+          "[driver][overlay][root]") {
+  GOODCOP_REQUIRE_ROOT();
+  using goodcop::driver::upper_accounts_for;
+  Overlay o;
+  auto accounts = [&](const std::string& rel) {
+    UniqueFd up(goodcop::check(::open(o.upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+                               "open", o.upper));
+    return upper_accounts_for(up.get(), rel);
+  };
+  CHECK(accounts(""));  // the merged root is upper's root
+  CHECK_FALSE(accounts("www/index.html"));
+  CHECK_FALSE(accounts("www/img/logo.png"));
+  // Through the merged tree, as a jail writes: each change leaves its mark in upper.
+  write_file(o.m("www/index.html"), "owned");
+  CHECK(accounts("www/index.html"));
+  REQUIRE(::unlink(o.m("www/img/logo.png").c_str()) == 0);  // a whiteout
+  CHECK(accounts("www/img/logo.png"));
+  write_file(o.m("www/new.php"), "x");
+  CHECK(accounts("www/new.php"));
+  // A directory removed and made again is opaque: all that was below it is accounted for.
+  REQUIRE(::system(("rm -rf '" + o.m("var") + "' && mkdir '" + o.m("var") + "'").c_str()) == 0);
+  CHECK(accounts("var/log"));
+  CHECK(accounts("var/log/old.log"));
+  // The host changes the lower tree itself: upper holds www/ (copied up as a parent) but
+  // nothing at the changed path.
+  write_file(o.lower + "/www/robots.txt", "lower");
+  CHECK_FALSE(accounts("www/robots.txt"));
+  CHECK_FALSE(accounts("tmp/x"));
+  // Hostile paths answer false, never follow anything.
+  CHECK_FALSE(accounts("www/../www/index.html"));
+  REQUIRE(::symlink("/", (o.upper + "/www/link").c_str()) == 0);
+  CHECK(accounts("www/link"));            // a symlink in upper replaces the lower path
+  CHECK(accounts("www/link/etc/passwd"));  // and all below it, without following it
+}

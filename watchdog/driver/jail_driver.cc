@@ -210,8 +210,8 @@ void PolicyDriver::prepare_tree(bool fresh) {
   make_dirs(paths_.dir, 0700);
   if (overlay()) {
     make_dirs(paths_.lower, 0700);
-    std::string lower = backups::prepare_lower(golden_archive_, paths_.lower);
-    lower_ = lower;
+    set_lower(backups::prepare_lower(golden_archive_, paths_.lower));
+    const std::string& lower = lower_;
     make_dirs(p_.path, 0755);
     if (is_mount_root(p_.path)) {
       if (!fresh) return;  // mounted by an earlier start of this jail: keep it
@@ -292,7 +292,7 @@ bool PolicyDriver::adopt() {
   std::optional<kernel::Jail> found = kernel::adopt(spec);
   if (!found) return false;
   set_jail(std::make_shared<kernel::Jail>(std::move(*found)));
-  if (overlay()) lower_ = backups::prepare_lower(backups::golden_current(p_.golden), paths_.lower);
+  if (overlay()) set_lower(backups::prepare_lower(backups::golden_current(p_.golden), paths_.lower));
   arm_trigger(p_.watch.triggers);
   return true;
 }
@@ -368,10 +368,32 @@ integrity::Diff PolicyDriver::compare() {
   return integrity::verify(root.get(), *baseline_, vo, &rolling_, &vcache_);
 }
 
+void PolicyDriver::set_lower(std::string lower) {
+  struct stat st {};
+  goodcop::check(::stat(lower.c_str(), &st), "stat", lower);
+  lower_ = std::move(lower);
+  lower_dev_ = st.st_dev;
+  lower_ino_ = st.st_ino;
+}
+
+bool PolicyDriver::deviation_in_lower(const integrity::Diff& d) const {
+  if (!overlay()) return false;
+  UniqueFd upper(::open(backups::upper_dirs(rw_dir()).upper.c_str(),
+                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!upper) return false;
+  return std::any_of(d.changes.begin(), d.changes.end(), [&](const integrity::Change& c) {
+    return !upper_accounts_for(upper.get(), c.path);
+  });
+}
+
 supervisor::CheckResult PolicyDriver::check() {
   integrity::Diff d = compare();
   supervisor::CheckResult r;
   if (d.clean()) return r;
+  lower_damaged_ = deviation_in_lower(d);
+  if (lower_damaged_)
+    log_warn("jail '{}': the lower tree '{}' differs from the golden archive where no jail can write",
+             p_.name, lower_);
   r.deviation = true;
   r.summary = summary_of(d);
   r.fingerprint = fingerprint_of(d);
@@ -416,7 +438,8 @@ std::string PolicyDriver::write_evidence(const supervisor::Incident& inc) {
   bi.manifest_digest = golden_manifest_digest_;
   bi.collector = "goodcop daemon pid " + std::to_string(::getpid());
   bi.diff_json = integrity::to_json(d).dump();
-  if (overlay() && inc.kind == "tamper" && exists(backups::upper_dirs(rw_dir()).upper)) {
+  if (overlay() && inc.kind == "tamper" && !lower_damaged_ &&
+      exists(backups::upper_dirs(rw_dir()).upper)) {
     // Everything the jail wrote since its last heal is its upper layer: preserve all of it
     // (deletions are there too, as whiteouts), not only what the check named.
     bi.tree_root = backups::upper_dirs(rw_dir()).upper;
@@ -448,6 +471,13 @@ void PolicyDriver::restore() {
   baseline_.reset();
   last_diff_ = {};
   golden_archive_.clear();  // re-read `current`: a rollback may have moved it
+  if (lower_damaged_ && !lower_.empty()) {
+    // Reusing it would heal into the same deviation, again and again.
+    if (backups::discard_lower(lower_, lower_dev_, lower_ino_))
+      log_warn("jail '{}': the damaged lower tree '{}' was removed; extracting it again", p_.name,
+               lower_);
+    lower_damaged_ = false;
+  }
   prepare_tree(true);
 }
 

@@ -13,6 +13,8 @@
 // write of the jail lands (upper_scan.h): O(what changed). The merged tree is walked (and
 // the rolling rehash advanced) at most every kOverlayWalkEvery, or when upper shows a change.
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -98,6 +100,13 @@ class PolicyDriver final : public supervisor::JailDriver {
   // (idmap.h); 0 otherwise.
   uint32_t id_shift_ = 0;
   std::string lower_;  // the lower tree of the overlay (overlay storage)
+  dev_t lower_dev_ = 0;  // which directory lower_ was when it was mounted
+  ino_t lower_ino_ = 0;
+  // The last deviation lies (in part) in the lower tree: nothing in upper accounts for it.
+  // The heal then extracts the archive again instead of reusing the lower tree.
+  bool lower_damaged_ = false;
+  void set_lower(std::string lower);
+  bool deviation_in_lower(const integrity::Diff& d) const;
 
   std::string golden_archive_, golden_sha_, golden_manifest_digest_;
   std::optional<integrity::Manifest> golden_;

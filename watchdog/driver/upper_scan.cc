@@ -108,4 +108,28 @@ UpperVerdict scan_upper(int upper_fd, int merged_fd, const integrity::Manifest& 
   return s.clean(upper_fd, merged_fd, "") ? UpperVerdict::kClean : UpperVerdict::kLook;
 }
 
+bool upper_accounts_for(int upper_fd, const std::string& rel) {
+  if (rel.empty()) return true;  // the merged root is upper's root
+  int dup = ::fcntl(upper_fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return false;
+  UniqueFd dir(dup);
+  size_t from = 0;
+  while (true) {
+    size_t slash = rel.find('/', from);
+    std::string name = rel.substr(from, slash == std::string::npos ? std::string::npos : slash - from);
+    if (name.empty() || name == "." || name == "..") return false;
+    struct stat st {};
+    if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    if (slash == std::string::npos) return true;  // upper holds the path itself
+    // A whiteout, file or symlink in upper replaces all the lower has below it.
+    if (!S_ISDIR(st.st_mode)) return true;
+    // The jail writes upper and may race us: never follow a symlink.
+    int next = ::openat(dir.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (next < 0) return false;
+    dir = UniqueFd(next);
+    if (reshapes_lower(dir.get())) return true;
+    from = slash + 1;
+  }
+}
+
 }  // namespace goodcop::driver

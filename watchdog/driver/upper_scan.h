@@ -10,6 +10,7 @@
 // unreadable — answers kLook: the caller walks the merged tree and gets the exact diff.
 
 #include <cstddef>
+#include <string>
 
 #include "integrity/glob.h"
 #include "integrity/manifest.h"
@@ -23,5 +24,13 @@ enum class UpperVerdict { kClean, kLook };
 // sorted; at most `max_entries` upper entries are looked at before answering kLook.
 UpperVerdict scan_upper(int upper_fd, int merged_fd, const integrity::Manifest& baseline,
                         const integrity::IgnoreSet& ignore, size_t max_entries = 100'000);
+
+// True when the upper layer accounts for a difference at `rel` (a path of the merged tree,
+// "" its root): upper holds an entry at that path, or above it one that hides or replaces
+// what the lower layer has there (a whiteout, a file, an opaque or redirected directory).
+// Every change a jail makes shows so in upper. A difference nothing in upper accounts for
+// lies in the lower layer, which no jail can write: the host side or the disk changed it.
+// Anything unreadable answers false.
+bool upper_accounts_for(int upper_fd, const std::string& rel);
 
 }  // namespace goodcop::driver
