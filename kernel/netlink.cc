@@ -25,6 +25,28 @@
 namespace goodcop {
 namespace {
 
+// True when the `len` bytes of replies at `buf` include the end of a dump.
+bool holds_done(const char* buf, ssize_t len) {
+  int left = static_cast<int>(len);
+  for (auto* m = reinterpret_cast<const nlmsghdr*>(buf); mnl_nlmsg_ok(m, left);
+       m = mnl_nlmsg_next(m, &left))
+    if (m->nlmsg_type == NLMSG_DONE) return true;
+  return false;
+}
+
+// Runs a dump again while it comes back interrupted (transact throws EINTR only for that),
+// a bounded number of times: links change only while jails start and stop.
+template <typename Fn>
+auto redo_interrupted(Fn fn) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return fn();
+    } catch (const SysError& e) {
+      if (e.code() != EINTR || attempt == 20) throw;
+    }
+  }
+}
+
 // Room for any request we build and a batch of dump replies (the kernel fills up to the
 // buffer it is given; 32 KiB is what iproute2 uses for dumps).
 constexpr size_t kBufSize = 32768;
@@ -207,13 +229,26 @@ void RtNetlink::transact(void* msg, std::string_view op, std::string_view what,
     }
     return MNL_CB_OK;
   };
+  bool interrupted = false;
   for (;;) {
     ssize_t n = mnl_socket_recvfrom(sock_, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw SysError(op, what, errno);
+    if (interrupted) {
+      if (holds_done(buf.data(), n)) throw SysError(op, what, EINTR);
+      continue;
+    }
     errno = 0;
     int rc = mnl_cb_run(buf.data(), static_cast<size_t>(n), nlh->nlmsg_seq, portid, cb, &ctx);
     if (ctx.err) std::rethrow_exception(ctx.err);
+    if (rc == MNL_CB_ERROR && dump && errno == EINTR) {
+      // NLM_F_DUMP_INTR (libmnl says EINTR): the table changed during the dump (another
+      // jail's veth came or went), so what was read is inconsistent. Read the rest of the
+      // dump away, so the next request on this socket starts clean; the caller redoes it.
+      interrupted = true;
+      if (holds_done(buf.data(), n)) throw SysError(op, what, EINTR);
+      continue;
+    }
     if (rc == MNL_CB_ERROR) throw SysError(op, what, errno != 0 ? errno : EPROTO);
     if (rc == MNL_CB_STOP) return;
   }
@@ -266,6 +301,10 @@ LinkInfo parse_link(const nlmsghdr* m) {
 }  // namespace
 
 std::vector<LinkInfo> RtNetlink::links() {
+  return redo_interrupted([&] { return links_once(); });
+}
+
+std::vector<LinkInfo> RtNetlink::links_once() {
   std::vector<char> buf;
   nlmsghdr* nlh = start(buf, RTM_GETLINK, NLM_F_DUMP);
   auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
@@ -344,6 +383,10 @@ bool LinkMonitor::wait(const std::function<bool(const LinkInfo&)>& pred, int tim
 }
 
 std::vector<AddrInfo> RtNetlink::addresses() {
+  return redo_interrupted([&] { return addresses_once(); });
+}
+
+std::vector<AddrInfo> RtNetlink::addresses_once() {
   std::vector<char> buf;
   nlmsghdr* nlh = start(buf, RTM_GETADDR, NLM_F_DUMP);
   auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
@@ -368,6 +411,10 @@ std::vector<AddrInfo> RtNetlink::addresses() {
 }
 
 std::vector<RouteInfo> RtNetlink::routes(int family) {
+  return redo_interrupted([&] { return routes_once(family); });
+}
+
+std::vector<RouteInfo> RtNetlink::routes_once(int family) {
   std::vector<char> buf;
   nlmsghdr* nlh = start(buf, RTM_GETROUTE, NLM_F_DUMP);
   auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));

@@ -134,9 +134,12 @@ class RtNetlink {
 
  private:
   explicit RtNetlink(mnl_socket* s) noexcept : sock_(s) {}
-  // Sends one request and waits for its ACK (or, with `dump`, collects every reply).
+  std::vector<LinkInfo> links_once();
+  std::vector<AddrInfo> addresses_once();
+  std::vector<RouteInfo> routes_once(int family);
   // Sends one request and reads replies until its ACK (or, for a dump, NLMSG_DONE), calling
-  // on_msg for each data message. Throws SysError(op, what, errno of the NLMSG_ERROR).
+  // on_msg for each data message. Throws SysError(op, what, errno of the NLMSG_ERROR); a
+  // dump the kernel marks interrupted (NLM_F_DUMP_INTR) throws EINTR once it is read off.
   void transact(void* nlh, std::string_view op, std::string_view what,
                 const std::function<void(const void* nlh)>& on_msg);
 
