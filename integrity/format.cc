@@ -1,7 +1,7 @@
-// The manifest text form, version 1 (docs/manifest.md). An mtree(5) file that
-// libarchive reads (bsdtar -tf): standard keywords on entry lines, goodcop's
-// extensions (ctime, xattrs) on "#+" comment lines that mtree readers skip, and a
-// final "#goodcop-sha256" line over every byte before it.
+// Reading the manifest text form, version 1 (docs/manifest.md; write.cc writes
+// it). An mtree(5) file that libarchive reads (bsdtar -tf): standard keywords on
+// entry lines, goodcop's extensions (ctime, xattrs) on "#+" comment lines that
+// mtree readers skip, and a final "#goodcop-sha256" line over every byte before it.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -13,7 +13,6 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
-#include <thread>
 #include <vector>
 
 #include "base/error.h"
@@ -21,69 +20,17 @@
 #include "base/parse.h"
 #include "integrity/hash.h"
 #include "integrity/manifest.h"
+#include "integrity/text_form.h"
 
 namespace goodcop::integrity {
 namespace {
 
-constexpr std::string_view kMagic = "#mtree";
-constexpr std::string_view kVersionLine = "#goodcop-manifest 1";
-constexpr std::string_view kVersionPrefix = "#goodcop-manifest ";
-constexpr std::string_view kIgnorePrefix = "#goodcop-ignore ";
-constexpr std::string_view kDigestPrefix = "#goodcop-sha256 ";
-constexpr std::string_view kExtPrefix = "#+ ";
-
-void append_time(std::string& out, int64_t ns) {
-  int64_t sec = ns / 1'000'000'000;
-  int64_t frac = ns % 1'000'000'000;
-  if (frac < 0) {
-    frac += 1'000'000'000;
-    sec -= 1;
-  }
-  fmt::format_to(std::back_inserter(out), "{}.{:09}", sec, frac);
-}
-
-void append_hex(std::string& out, std::string_view raw) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (char ch : raw) {
-    auto c = static_cast<unsigned char>(ch);
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-}
-
-void append_entry(std::string& out, const Manifest& m, const Entry& e) {
-  std::string_view p = m.path(e);
-  if (p.empty()) {
-    out += '.';
-  } else {
-    out += "./";
-    out += escape_name(p);
-  }
-  fmt::format_to(std::back_inserter(out), " type={} mode={:04o} uid={} gid={} nlink={} inode={}",
-                 type_name(e.type), e.mode, e.uid, e.gid, e.nlink, e.ino);
-  out += " time=";
-  append_time(out, e.mtime_ns);
-  if (e.type == EntryType::kFile) fmt::format_to(std::back_inserter(out), " size={}", e.size);
-  if (e.type == EntryType::kChar || e.type == EntryType::kBlock)
-    fmt::format_to(std::back_inserter(out), " device=linux,{},{}", ::major(e.rdev), ::minor(e.rdev));
-  if (e.type == EntryType::kSymlink) {
-    out += " link=";
-    out += escape_name(m.link_target(e));
-  }
-  if (e.type == EntryType::kFile) {
-    out += " sha256digest=";
-    out += hex(e.sha256);
-  }
-  out += "\n#+ ctime=";
-  append_time(out, e.ctime_ns);
-  for (const Xattr& x : m.xattrs(e)) {
-    out += " xattr.";
-    out += escape_name(x.first);
-    out += '=';
-    append_hex(out, x.second);
-  }
-  out += '\n';
-}
+using text::kDigestPrefix;
+using text::kExtPrefix;
+using text::kIgnorePrefix;
+using text::kMagic;
+using text::kVersionLine;
+using text::kVersionPrefix;
 
 // Parse state: the current line number for messages.
 struct Parser {
@@ -119,10 +66,7 @@ struct Parser {
     return out;
   }
 
-  static bool needs_escape(char ch) {
-    auto c = static_cast<unsigned char>(ch);
-    return c <= 0x20 || c >= 0x7f || c == '\\' || c == '#' || c == '=';
-  }
+  static bool needs_escape(char ch) { return text::needs_escape(ch); }
 
   uint64_t number(std::string_view key, std::string_view v, uint64_t max = UINT64_MAX) const {
     // Canonical decimal only (what the writer produces): digits, no leading zero.
@@ -221,50 +165,6 @@ void split_words(std::string_view line, std::vector<std::string_view>& words) {
 }
 
 }  // namespace
-
-std::string write_manifest(const Manifest& m) {
-  std::string out;
-  out.reserve(256);
-  out += kMagic;
-  out += '\n';
-  out += kVersionLine;
-  out += '\n';
-  for (const std::string& g : m.ignore) {
-    out += kIgnorePrefix;
-    out += escape_name(g);
-    out += '\n';
-  }
-  // Formatting is the serial tail of a build after the parallel walk (about a
-  // tenth of its wall time at 200,000 entries): chunks formatted on every core,
-  // then joined in order.
-  const std::vector<Entry>& es = m.entries();
-  constexpr size_t kChunk = 8192;
-  const size_t chunks = (es.size() + kChunk - 1) / kChunk;
-  if (chunks <= 1) {
-    out.reserve(es.size() * 200 + 256);
-    for (const Entry& e : es) append_entry(out, m, e);
-  } else {
-    std::vector<std::string> parts(chunks);
-    parallel_for(chunks, std::max(1u, std::thread::hardware_concurrency()), [&](size_t i, unsigned) {
-      std::string& part = parts[i];
-      size_t end = std::min(es.size(), (i + 1) * kChunk);
-      part.reserve((end - i * kChunk) * 200);
-      for (size_t j = i * kChunk; j < end; ++j) append_entry(part, m, es[j]);
-    });
-    size_t total = out.size();
-    for (const std::string& part : parts) total += part.size();
-    out.reserve(total + kDigestPrefix.size() + 65);
-    for (std::string& part : parts) {
-      out += part;
-      std::string().swap(part);  // give the memory back as we go
-    }
-  }
-  std::string digest = hex(sha256_of(out));
-  out += kDigestPrefix;
-  out += digest;
-  out += '\n';
-  return out;
-}
 
 Manifest parse_manifest(std::string_view text, const ManifestLimits& limits) {
   if (text.size() > limits.max_bytes) throw Error("manifest: larger than the limit");

@@ -44,6 +44,27 @@ std::array<uint8_t, 32> sha256_of(std::string_view data) {
   return out;
 }
 
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ == nullptr) throw Error("openssl: out of memory");
+  if (EVP_DigestInit_ex(ctx_, sha256_md(), nullptr) != 1) {
+    EVP_MD_CTX_free(ctx_);
+    throw Error("openssl: init failed");
+  }
+}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
+
+void Sha256::update(std::string_view data) {
+  if (EVP_DigestUpdate(ctx_, data.data(), data.size()) != 1) throw Error("openssl: update failed");
+}
+
+std::array<uint8_t, 32> Sha256::final() {
+  std::array<uint8_t, 32> out{};
+  unsigned len = 0;
+  if (EVP_DigestFinal_ex(ctx_, out.data(), &len) != 1) throw Error("openssl: final failed");
+  return out;
+}
+
 struct FileHasher::Impl {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   std::unique_ptr<char[]> buf{new char[kBufSize]};

@@ -7,10 +7,27 @@
 #include <functional>
 #include <string_view>
 
+typedef struct evp_md_ctx_st EVP_MD_CTX;
+
 namespace goodcop::integrity {
 
 // SHA-256 of a byte string.
 std::array<uint8_t, 32> sha256_of(std::string_view data);
+
+// An incremental SHA-256 of bytes given in pieces.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void update(std::string_view data);
+  // The digest of everything given so far; the object is spent.
+  std::array<uint8_t, 32> final();
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
 
 // A per-thread hasher: one EVP context and one large read buffer, reused.
 class FileHasher {

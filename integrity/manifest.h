@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -105,6 +106,12 @@ struct ManifestLimits {
 
 // The text form, version 1 (docs/manifest.md), with its trailing digest line.
 std::string write_manifest(const Manifest& m);
+
+// The same bytes, handed to `sink` piece by piece in order on the calling thread
+// (the last piece is the digest line), formatted on every core: a caller can
+// write a large manifest out without holding all of its text at once. An
+// exception from sink stops the writing and is rethrown.
+void write_manifest(const Manifest& m, const std::function<void(std::string_view)>& sink);
 
 // Parses and checks the text form; throws Error ("manifest: line N: ...") on any
 // damage: bad header or version, unknown keyword, bad value, unsorted or duplicate

@@ -11,10 +11,10 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <deque>
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <numeric>
 
 #include "integrity/hash.h"
 #include "integrity/mapped.h"
@@ -113,21 +113,38 @@ bool raced_errno(int err) {
   return err == ENOENT || err == ENOTDIR || err == ELOOP || err == EXDEV || err == EAGAIN;
 }
 
-// One directory waiting to be read: its path and its entry in the manifest.
-struct DirItem {
-  std::string rel;
-  uint32_t index;
-};
+struct DirNode;
 
-// An entry read from one directory, before it joins the shared manifest.
+// An entry read from one directory; it joins the manifest when the walk is done.
 struct Local {
   uint32_t path_off, path_len;  // into the directory's own arena
   uint32_t name_off;            // where the last component starts
   uint32_t extra = UINT32_MAX;  // into the directory's extras
   bool hash = false;
   bool unstated = false;  // hash_all: no fstatat yet, e is only the type (the fd's fstat fills it)
-  uint64_t dev = 0;  // st_dev: a subdirectory on another device is a mount point
+  bool dropped = false;   // a second entry of the same name (the directory changed while read)
+  uint64_t dev = 0;       // st_dev: a subdirectory on another device is a mount point
+  DirNode* child = nullptr;  // the subdirectory's node, when it is descended
   Entry e;
+};
+
+// What the worker that read one directory learned, kept until the walk ends and
+// then joined into the manifest in path order (Walker::emit): no worker waits on
+// a shared manifest, and no sort of all paths is needed after the walk.
+struct DirNode {
+  std::string arena;          // the entries' relative paths, each NUL-terminated (for openat)
+  std::vector<Local> locals;  // in getdents order
+  std::vector<std::pair<std::string, std::vector<Xattr>>> extras;  // link targets, xattrs
+  std::vector<uint32_t> order;  // 2 * local index (+1: the entries below it), in path order
+  std::vector<Xattr> xattrs;    // the directory's own, read when it was opened
+};
+
+// One directory waiting to be read: its path, its entry as its parent listed it,
+// and the node its worker fills.
+struct DirItem {
+  std::string rel;
+  Entry e;
+  DirNode* node = nullptr;
 };
 
 // Opens `name` (one component from getdents: no '/', never "." or "..") below
@@ -156,12 +173,14 @@ int open_child(int dirfd, const char* name) {
   }
 }
 
-// The parallel walk: a stack of directories shared by the workers, and the
-// manifest they append to, both under one mutex taken twice per directory.
+
+// The parallel walk: a stack of directories shared by the workers under one
+// mutex (taken twice per directory); each directory's entries are kept in its
+// own node and sorted by the worker that read it.
 class Walker {
  public:
   Walker(int root_fd, const WalkOptions& opts, WalkResult& res)
-      : root_fd_(root_fd), opts_(opts), res_(res), m_(res.manifest) {}
+      : root_fd_(root_fd), opts_(opts), res_(res) {}
 
   void run() {
     struct stat root_st = fstat_fd(root_fd_, "tree root");
@@ -169,14 +188,10 @@ class Walker {
     root_dev_ = root_st.st_dev;
     // Every fd the walk reads xattrs from is on the root's filesystem (st_dev checked).
     list_first_ = lists_xattrs(root_fd_);
-    // The reference's size is the best guess of this tree's: no regrowth (a copy
-    // of everything so far, and fresh pages) in the common case.
-    if (opts_.reference != nullptr)
-      m_.reserve(opts_.reference->size() + opts_.reference->size() / 8 + 16,
-                 opts_.reference->path_bytes() + opts_.reference->path_bytes() / 8 + 256);
-    m_.add("", make_entry(root_st));
+    Entry root = make_entry(root_st);
     count_ = 1;
-    stack_.push_back(DirItem{std::string(), 0});
+    nodes_.emplace_back();
+    stack_.push_back(DirItem{std::string(), root, &nodes_.front()});
     unsigned threads = std::max(1u, opts_.threads);
     if (opts_.want_hash || opts_.hash_all) hashers_ = std::vector<FileHasher>(threads);
     parallel_for(
@@ -188,8 +203,7 @@ class Walker {
         });
     res_.files_hashed = files_done_;
     res_.bytes_hashed = bytes_done_;
-    m_.permute(tree_order());
-    m_.sort();  // verifies the order (one pass) and refuses duplicates
+    assemble(root, threads);
     std::sort(res_.issues.begin(), res_.issues.end(),
               [](const FileIssue& a, const FileIssue& b) { return a.path < b.path; });
   }
@@ -228,6 +242,11 @@ class Walker {
     return &opts_.reference->xattrs(*r);
   }
 
+  void raced(std::string path) {
+    std::lock_guard lk(mu_);
+    res_.raced.push_back(std::move(path));
+  }
+
   void read_dir(const DirItem& item, char* buf, unsigned w) {
     const std::string& dir = item.rel;
     UniqueFd dfd;
@@ -236,27 +255,21 @@ class Walker {
     } catch (const SysError& e) {
       // Vanished, swapped for a symlink or a mount since we saw it: not descended.
       if (!raced_errno(e.code())) throw;
-      std::lock_guard lk(mu_);
-      res_.raced.push_back(dir);
+      raced(dir);
       return;
     }
     struct stat dst = fstat_fd(dfd.get(), dir);
-    Entry dentry;
-    {
-      std::lock_guard lk(mu_);
-      dentry = m_.entries()[item.index];
-    }
-    if (dst.st_ino != dentry.ino || dst.st_dev != root_dev_) {
-      std::lock_guard lk(mu_);
-      res_.raced.push_back(dir);
+    if (dst.st_ino != item.e.ino || dst.st_dev != root_dev_) {
+      raced(dir);
       return;
     }
-    const std::vector<Xattr>* same = reuse_xattrs(dir, dentry);
-    std::vector<Xattr> dir_xattrs = same ? *same : read_xattrs_fd(dfd.get(), opts_.all_xattrs, dir, list_first_);
+    DirNode& node = *item.node;
+    const std::vector<Xattr>* same = reuse_xattrs(dir, item.e);
+    node.xattrs = same ? *same : read_xattrs_fd(dfd.get(), opts_.all_xattrs, dir, list_first_);
 
-    std::string arena;
-    std::vector<Local> locals;
-    std::vector<std::pair<std::string, std::vector<Xattr>>> extras;
+    std::string& arena = node.arena;
+    std::vector<Local>& locals = node.locals;
+    auto& extras = node.extras;
     std::string rel = dir;
     if (!rel.empty()) rel += '/';
     const size_t base = rel.size();
@@ -306,8 +319,8 @@ class Walker {
           ssize_t ln = ::readlinkat(dfd.get(), name, lbuf, sizeof lbuf);
           if (ln < 0) {
             if (errno == ENOENT || errno == EINVAL) {
-              std::lock_guard lk(mu_);
-              res_.raced.push_back(rel);
+              arena.resize(l.path_off);
+              raced(rel);
               continue;
             }
             throw SysError("readlinkat", rel, errno);
@@ -332,56 +345,85 @@ class Walker {
         locals.push_back(l);
       }
     }
+    if (sort_names(node)) raced(dir);
 
-    // Join the shared manifest; hand the subdirectories to the other workers
-    // before hashing this directory's files.
-    std::vector<std::pair<uint32_t, uint32_t>> to_hash;  // manifest index, local index
+    // Hand the subdirectories to the other workers before hashing this directory's files.
     {
       std::lock_guard lk(mu_);
-      kids_.emplace_back(item.index, std::vector<uint32_t>());
-      std::vector<uint32_t>& kids = kids_.back().second;
-      kids.reserve(locals.size());
-      m_.set_xattrs(m_.entries()[item.index], std::move(dir_xattrs));
       bool pushed = false;
-      for (uint32_t i = 0; i < locals.size(); ++i) {
-        const Local& l = locals[i];
-        std::string_view path(arena.data() + l.path_off, l.path_len);
-        if (l.extra == UINT32_MAX) {
-          m_.add(path, l.e);
-        } else {
-          m_.add(path, l.e, extras[l.extra].first, std::move(extras[l.extra].second));
-        }
-        auto idx = static_cast<uint32_t>(m_.size() - 1);
-        kids.push_back(idx);
+      for (Local& l : locals) {
         // A directory on another device is a mount point: recorded, never entered.
-        if (l.e.type == EntryType::kDir && l.dev == root_dev_) {
-          stack_.push_back(DirItem{std::string(path), idx});
-          pushed = true;
-        }
-        if (l.hash) to_hash.emplace_back(idx, i);
+        if (l.e.type != EntryType::kDir || l.dev != root_dev_ || l.dropped) continue;
+        l.child = &nodes_.emplace_back();
+        stack_.push_back(DirItem{std::string(arena.data() + l.path_off, l.path_len), l.e, l.child});
+        pushed = true;
       }
       if (pushed) cv_.notify_all();
     }
-    if (to_hash.empty()) return;
-    hash_files(dfd.get(), arena, locals, to_hash, w);
+    hash_files(dfd.get(), node, w);
+  }
+
+  // Puts the entries of one directory in the byte order of their paths, without
+  // comparing whole paths (a global sort spent most of its time in memcmp over
+  // long shared prefixes): an entry sorts by its name, and the entries below a
+  // subdirectory "d" sort together as "d/" among its siblings ("a" < "a.txt" <
+  // "a/b", since '.' < '/'). Returns true when a name came twice (getdents of a
+  // directory renamed into while it is read): the first is kept, the directory
+  // reported as changed.
+  bool sort_names(DirNode& node) const {
+    struct Item {
+      std::string_view name;
+      uint32_t index;
+      bool subtree;  // sorts as name + "/"
+    };
+    std::vector<Item> items;
+    items.reserve(node.locals.size() + 8);
+    for (uint32_t i = 0; i < node.locals.size(); ++i) {
+      const Local& l = node.locals[i];
+      std::string_view name(node.arena.data() + l.path_off + l.name_off, l.path_len - l.name_off);
+      items.push_back({name, i, false});
+      if (l.e.type == EntryType::kDir && l.dev == root_dev_) items.push_back({name, i, true});
+    }
+    std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+      size_t n = std::min(a.name.size(), b.name.size());
+      int r = a.name.substr(0, n).compare(b.name.substr(0, n));
+      if (r != 0) return r < 0;
+      // One is a prefix of the other: the next byte decides, '/' for a subtree, none for an entry.
+      int ca = a.name.size() > n ? static_cast<unsigned char>(a.name[n]) : (a.subtree ? '/' : -1);
+      int cb = b.name.size() > n ? static_cast<unsigned char>(b.name[n]) : (b.subtree ? '/' : -1);
+      if (ca != cb) return ca < cb;
+      if (a.subtree != b.subtree) return !a.subtree;
+      return a.index < b.index;
+    });
+    bool dup = false;
+    node.order.clear();
+    node.order.reserve(items.size());
+    const Item* prev = nullptr;  // the last entry item kept
+    for (const Item& it : items) {
+      Local& l = node.locals[it.index];
+      if (!it.subtree) {
+        if (prev != nullptr && prev->name == it.name) {
+          l.dropped = true;
+          dup = true;
+          continue;
+        }
+        prev = &it;
+      } else if (l.dropped) {
+        continue;
+      }
+      node.order.push_back(it.index * 2 + (it.subtree ? 1 : 0));
+    }
+    return dup;
   }
 
   // Opens, checks and hashes the chosen files of one directory, relative to its
   // fd: one openat per file instead of a path resolution from the root.
-  void hash_files(int dfd, const std::string& arena, const std::vector<Local>& locals,
-                  const std::vector<std::pair<uint32_t, uint32_t>>& to_hash, unsigned w) {
-    struct Done {
-      uint32_t idx;
-      Entry e;
-      std::vector<Xattr> xattrs;
-    };
-    std::vector<Done> done;
+  void hash_files(int dfd, DirNode& node, unsigned w) {
     std::vector<FileIssue> issues;
-    done.reserve(to_hash.size());
-    for (auto [idx, li] : to_hash) {
-      const Local& l = locals[li];
-      std::string_view path(arena.data() + l.path_off, l.path_len);
-      const char* name = arena.data() + l.path_off + l.name_off;
+    for (Local& l : node.locals) {
+      if (!l.hash || l.dropped) continue;
+      std::string_view path(node.arena.data() + l.path_off, l.path_len);
+      const char* name = node.arena.data() + l.path_off + l.name_off;
       auto issue = [&](FileIssue::What what, std::exception_ptr err = {}, std::string note = {}) {
         issues.push_back(FileIssue{std::string(path), what, std::move(err), std::move(note)});
       };
@@ -410,87 +452,79 @@ class Walker {
         continue;
       }
       if (l.unstated) bytes_seen_.fetch_add(static_cast<uint64_t>(st.st_size), std::memory_order_relaxed);
-      Done d{idx, make_entry(st), {}};
+      Entry e = make_entry(st);
+      std::vector<Xattr> xattrs;
       try {
-        d.xattrs = read_xattrs_fd(fd, opts_.all_xattrs, path, list_first_);
-        bool same = hashers_[w].hash(fd, d.e.size, d.e.sha256, path, worth_mapping(st));
+        xattrs = read_xattrs_fd(fd, opts_.all_xattrs, path, list_first_);
+        bool same = hashers_[w].hash(fd, e.size, e.sha256, path, worth_mapping(st));
         files_done_.fetch_add(1, std::memory_order_relaxed);
-        bytes_done_.fetch_add(d.e.size, std::memory_order_relaxed);
+        bytes_done_.fetch_add(e.size, std::memory_order_relaxed);
         if (!same) {
           issue(FileIssue::kResized);
           continue;
         }
-      } catch (const SysError& e) {
-        issue(FileIssue::kError, std::current_exception(), e.what());
+      } catch (const SysError& err) {
+        issue(FileIssue::kError, std::current_exception(), err.what());
         continue;
       }
-      d.e.hashed = true;
-      done.push_back(std::move(d));
+      e.hashed = true;
+      l.e = e;
+      // A file's extras hold no link target, and none were read for it before.
+      if (!xattrs.empty()) {
+        if (l.extra == UINT32_MAX) {
+          l.extra = static_cast<uint32_t>(node.extras.size());
+          node.extras.emplace_back(std::string(), std::move(xattrs));
+        } else {
+          node.extras[l.extra].second = std::move(xattrs);
+        }
+      }
     }
+    if (issues.empty()) return;
     std::lock_guard lk(mu_);
-    for (Done& d : done) {
-      Entry& t = m_.entries()[d.idx];
-      d.e.path_off = t.path_off;
-      d.e.path_len = t.path_len;
-      d.e.extra = t.extra;
-      t = d.e;
-      if (!d.xattrs.empty() || t.extra != Entry::kNoExtra) m_.set_xattrs(t, std::move(d.xattrs));
-    }
     for (FileIssue& i : issues) res_.issues.push_back(std::move(i));
   }
 
-  // The byte order of all paths without comparing whole paths (a global sort
-  // spent most of its time in memcmp over long shared prefixes): within one
-  // directory, an entry sorts by its name and the entries below a subdirectory
-  // "d" sort together as "d/" among the siblings ("a" < "a.txt" < "a/b", since
-  // '.' < '/'), so each directory sorts only its own names.
-  std::vector<uint32_t> tree_order() const {
-    std::vector<int64_t> kids_of(m_.size(), -1);
-    for (size_t k = 0; k < kids_.size(); ++k) kids_of[kids_[k].first] = static_cast<int64_t>(k);
-    std::vector<uint32_t> order;
-    order.reserve(m_.size());
-    order.push_back(0);
-    emit_below(0, kids_of, order);
-    // A raced walk can leave entries no parent listed (never, but never lose one).
-    if (order.size() != m_.size()) {
-      order.resize(m_.size());
-      std::iota(order.begin(), order.end(), 0u);
+  // Joins the nodes into the manifest in path order, then checks that order on
+  // every core (it holds by construction; a failed check falls back to a sort).
+  void assemble(const Entry& root, unsigned threads) {
+    size_t entries = 1, bytes = 0;
+    for (const DirNode& n : nodes_) {
+      entries += n.order.size();
+      bytes += n.arena.size();
     }
-    return order;
+    Manifest& m = res_.manifest;
+    m.reserve(entries, bytes);
+    m.add("", root, {}, std::move(nodes_.front().xattrs));
+    emit(nodes_.front());
+    std::deque<DirNode>().swap(nodes_);  // give the memory back before the manifest is formatted
+    const std::vector<Entry>& es = m.entries();
+    constexpr size_t kChunk = 16384;
+    std::atomic<bool> sorted{true};
+    parallel_for((es.size() + kChunk - 1) / kChunk, threads, [&](size_t c, unsigned) {
+      size_t end = std::min(es.size(), (c + 1) * kChunk);
+      for (size_t i = std::max<size_t>(1, c * kChunk); i < end; ++i)
+        if (!(m.path(es[i - 1]) < m.path(es[i]))) sorted = false;
+    });
+    if (!sorted) m.sort();  // throws on a duplicate path
   }
 
-  void emit_below(uint32_t dir, const std::vector<int64_t>& kids_of, std::vector<uint32_t>& order) const {
-    if (kids_of[dir] < 0) return;
-    const std::vector<uint32_t>& kids = kids_[static_cast<size_t>(kids_of[dir])].second;
-    size_t cut = m_.path(m_.entries()[dir]).size() + (dir == 0 ? 0 : 1);
-    struct Item {
-      std::string_view name;
-      uint32_t index;
-      bool subtree;  // sorts as name + "/"
-    };
-    std::vector<Item> items;
-    items.reserve(kids.size() + 8);
-    for (uint32_t c : kids) {
-      std::string_view name = m_.path(m_.entries()[c]).substr(cut);
-      items.push_back({name, c, false});
-      if (kids_of[c] >= 0) items.push_back({name, c, true});
-    }
-    std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
-      size_t n = std::min(a.name.size(), b.name.size());
-      int r = a.name.substr(0, n).compare(b.name.substr(0, n));
-      if (r != 0) return r < 0;
-      // One is a prefix of the other: the next byte decides, '/' for a subtree, none for an entry.
-      int ca = a.name.size() > n ? static_cast<unsigned char>(a.name[n]) : (a.subtree ? '/' : -1);
-      int cb = b.name.size() > n ? static_cast<unsigned char>(b.name[n]) : (b.subtree ? '/' : -1);
-      if (ca != cb) return ca < cb;
-      return !a.subtree && b.subtree;
-    });
-    for (const Item& it : items) {
-      if (it.subtree) {
-        emit_below(it.index, kids_of, order);
-      } else {
-        order.push_back(it.index);
+  void emit(DirNode& node) {
+    Manifest& m = res_.manifest;
+    for (uint32_t o : node.order) {
+      Local& l = node.locals[o / 2];
+      if (o % 2 == 1) {
+        emit(*l.child);
+        continue;
       }
+      std::string_view path(node.arena.data() + l.path_off, l.path_len);
+      std::string_view link;
+      std::vector<Xattr> xattrs;
+      if (l.extra != UINT32_MAX) {
+        link = node.extras[l.extra].first;
+        xattrs = std::move(node.extras[l.extra].second);
+      }
+      if (l.child != nullptr) xattrs = std::move(l.child->xattrs);
+      m.add(path, l.e, link, std::move(xattrs));
     }
   }
 
@@ -499,7 +533,6 @@ class Walker {
   int root_fd_;
   const WalkOptions& opts_;
   WalkResult& res_;
-  Manifest& m_;
   uint64_t root_dev_ = 0;
   bool list_first_ = false;
   std::vector<FileHasher> hashers_;
@@ -507,7 +540,7 @@ class Walker {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<DirItem> stack_;
-  std::vector<std::pair<uint32_t, std::vector<uint32_t>>> kids_;  // directory -> its entries
+  std::deque<DirNode> nodes_;  // one per directory entered (stable addresses)
   unsigned busy_ = 0;
   bool failed_ = false;
   std::atomic<size_t> count_{0};
