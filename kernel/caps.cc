@@ -39,10 +39,16 @@ void drop_bounding_set(uint64_t keep) {
   check(cap_set_proc(caps), "capset");
 }
 
-void drop_all_capabilities() {
+void drop_all_capabilities(uint64_t keep) {
   cap_t caps = cap_init();
   if (caps == nullptr) check(-1, "cap_init");
   ScopeExit free_caps([&] { cap_free(caps); });
+  for (int c = 0; c < 64; ++c) {
+    if (((keep >> c) & 1) == 0) continue;
+    cap_value_t v = static_cast<cap_value_t>(c);
+    check(cap_set_flag(caps, CAP_PERMITTED, 1, &v, CAP_SET), "cap_set_flag");
+    check(cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_SET), "cap_set_flag");
+  }
   check(cap_set_proc(caps), "capset");
 }
 

@@ -13,8 +13,9 @@ namespace goodcop::kernel {
 // clears the inheritable and ambient sets so nothing comes back across execve(2).
 void drop_bounding_set(uint64_t keep);
 
-// Clears the permitted, effective and inheritable sets of the calling process.
-void drop_all_capabilities();
+// Clears the permitted, effective and inheritable sets of the calling process, but for the
+// capabilities in `keep` (bit n = capability n), which stay permitted and effective.
+void drop_all_capabilities(uint64_t keep = 0);
 
 // "net_admin" or "CAP_NET_ADMIN" → 12; nullopt when unknown.
 std::optional<int> capability_from_name(std::string_view name);

@@ -73,4 +73,17 @@ int run_init(pid_t command, int console_master) {
   }
 }
 
+void kill_and_reap_all() {
+  // ESRCH when nothing else is left; EPERM can't be told apart from partial success, and
+  // a process we could not kill would keep waitpid below from returning: CAP_KILL is kept
+  // for this (setup.cc).
+  ::kill(-1, SIGKILL);
+  for (;;) {
+    int st = 0;
+    if (::waitpid(-1, &st, 0) >= 0) continue;
+    if (errno == EINTR) continue;
+    return;  // ECHILD: no child left
+  }
+}
+
 }  // namespace goodcop::kernel

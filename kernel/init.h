@@ -19,4 +19,14 @@ void restore_child_signals();
 // console_master: the master side of /dev/console, or -1.
 int run_init(pid_t command, int console_master);
 
+// Once the command is gone: kills every other process of the jail (kill(-1, SIGKILL) from pid 1
+// of a PID namespace reaches every process of the namespace but itself, pid_namespaces(7);
+// needs CAP_KILL for processes of other uids) and reaps until the init has no child left
+// (ECHILD). Every process of the jail descends from the init, and the kernel re-parents a
+// dying process's children to the init before the dying one can be reaped, so none is left
+// then (processes that joined through setns(2) are killed but not waited for: not our
+// children). A fork racing the kill fails (copy_process re-checks fatal signals under the
+// tasklist lock the kill holds).
+void kill_and_reap_all();
+
 }  // namespace goodcop::kernel

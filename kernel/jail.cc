@@ -372,6 +372,8 @@ Jail start(const JailSpec& spec, const Helper& helper) {
     }
     throw_report(spec.name, *failure);
   }
+  // goodcop's init reports the command's status on the go socket before it exits.
+  if (spec.init == InitMode::kGoodcop) state->status_sock = std::move(go_ours);
   return Jail(std::move(state));
 }
 
@@ -386,7 +388,7 @@ Jail& Jail::operator=(Jail&& o) noexcept {
 }
 
 Jail::~Jail() {
-  if (!s_) return;
+  if (!s_ || s_->released) return;
   try {
     if (!s_->status) {
       kill_all();
@@ -434,6 +436,26 @@ int Jail::wait() {
   }
   s_->status = exit_code(si);
   return *s_->status;
+}
+
+int Jail::command_fd() const {
+  return s_->status_sock ? s_->status_sock.get() : s_->pidfd.get();
+}
+
+int Jail::wait_command() {
+  if (s_->command_status) return *s_->command_status;
+  if (s_->status || !s_->status_sock) return wait();
+  std::optional<int> code = read_status(s_->status_sock.get());
+  s_->status_sock.reset();
+  if (!code) return wait();  // the init ended without a report: its status is the truth
+  s_->command_status = code;
+  return *code;
+}
+
+bool Jail::release() {
+  if (!s_->command_status || s_->cgroup || s_->veth) return false;
+  s_->released = true;
+  return true;
 }
 
 std::optional<int> Jail::try_wait() {

@@ -128,6 +128,22 @@ class Jail {
   int wait();
   // The exit code once init has exited (kExitUnknown for an adopted jail), without blocking.
   std::optional<int> try_wait();
+  // Readable when wait_command() won't block (the pidfd when it is the same as wait()).
+  int command_fd() const;
+  // Blocks until the jail's command has ended; returns its exit code (128+N when killed by
+  // signal N). goodcop's init reports it once it has killed and reaped every other process
+  // of the jail, and only then exits: this returns at the report, without waiting for the
+  // init's exit (the kernel's teardown of the jail's namespaces, ~3 ms); wait(), try_wait()
+  // and the destructor still reap the init. Without a report (InitMode::kJail, an adopted
+  // jail, an init killed from outside) the same as wait().
+  int wait_command();
+  // For a process that exits right after wait_command() (goodcop jail): lets go of the jail
+  // without killing or reaping its init, when every process of the jail but the exiting init
+  // is gone (the init reported) and the jail owns nothing on the host (no cgroup, no veth:
+  // their removal needs the init gone). The destructor then does nothing; the caller's exit
+  // leaves the init to be reaped by whoever inherits it. Returns false and changes nothing
+  // otherwise (the destructor then kills, reaps and cleans up as always).
+  bool release();
   // True when this Jail was taken over by adopt() rather than made by start().
   bool adopted() const;
   // Stops / resumes every process in the jail at once (the cgroup freezer).

@@ -1,5 +1,6 @@
 #include "kernel/wire.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -166,6 +167,26 @@ void report_pid(int fd, pid_t pid) noexcept {
   r.kind = Report::kPid;
   r.pid = pid;
   write_record(fd, r);
+}
+
+void report_status(int sock, int code) noexcept {
+  const char rec[2] = {'x', static_cast<char>(static_cast<unsigned char>(code))};
+  while (::send(sock, rec, sizeof rec, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+  }
+}
+
+std::optional<int> read_status(int sock) {
+  unsigned char rec[2] = {};
+  size_t got = 0;
+  while (got < sizeof rec) {
+    ssize_t n = ::read(sock, rec + got, sizeof rec - got);
+    if (n < 0 && errno == EINTR) continue;
+    check(n, "read", "status socket");
+    if (n == 0) return std::nullopt;
+    got += static_cast<size_t>(n);
+  }
+  if (rec[0] != 'x') return std::nullopt;
+  return rec[1];
 }
 
 std::string read_all(int fd, size_t max_bytes) {

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,6 +37,15 @@ static_assert(sizeof(Report) <= 512);
 void report_failure(int fd, const char* op, const char* path, int err) noexcept;
 // Writes the init's pid record.
 void report_pid(int fd, pid_t pid) noexcept;
+
+// goodcop's init's last word to the starter, on the go socket: the command's exit code
+// (0..255), sent once every other process of the jail is gone too (kernel/init.h
+// kill_and_reap_all), before the init exits. Two bytes, 'x' and the code; MSG_NOSIGNAL (a
+// starter that went away is EPIPE, not a signal). Async-signal-safe.
+void report_status(int sock, int code) noexcept;
+// Reads it (blocking): the code, or nullopt when the init ended without one (EOF). Throws
+// SysError.
+std::optional<int> read_status(int sock);
 
 // Reads the whole of fd (the config pipe); throws SysError.
 std::string read_all(int fd, size_t max_bytes);

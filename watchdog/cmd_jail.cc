@@ -193,7 +193,12 @@ kernel::JailSpec make_spec(const JailArgs& a, const std::vector<std::string>& re
   return spec;
 }
 
-// Runs the jail in the foreground, forwarding TERM/INT/HUP to its init.
+// Runs the jail in the foreground, forwarding TERM/INT/HUP to its init. Returns as soon as
+// the init has reported the command's status, which it does once every other process of the
+// jail is gone: a jail without a cgroup or veth (the default) leaves nothing for us to clean
+// up, and the init's own exit (the kernel's teardown of the jail's namespaces) needs no
+// waiting for (docs/jail.md "Start cost"). With a cgroup or a veth, the Jail's destructor
+// still kills, reaps and removes them.
 int run_jail(const kernel::JailSpec& spec) {
   sigset_t set;
   sigemptyset(&set);
@@ -201,7 +206,7 @@ int run_jail(const kernel::JailSpec& spec) {
   check(::sigprocmask(SIG_BLOCK, &set, nullptr), "sigprocmask");
   UniqueFd sfd(check(::signalfd(-1, &set, SFD_CLOEXEC), "signalfd"));
   kernel::Jail jail = kernel::start(spec);
-  pollfd fds[2] = {{jail.pidfd(), POLLIN, 0}, {sfd.get(), POLLIN, 0}};
+  pollfd fds[2] = {{jail.command_fd(), POLLIN, 0}, {sfd.get(), POLLIN, 0}};
   for (;;) {
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
@@ -212,7 +217,11 @@ int run_jail(const kernel::JailSpec& spec) {
       if (::read(sfd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si))
         jail.signal(static_cast<int>(si.ssi_signo));
     }
-    if ((fds[0].revents & POLLIN) != 0) return jail.wait();
+    if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      const int code = jail.wait_command();
+      jail.release();
+      return code;
+    }
   }
 }
 
