@@ -356,21 +356,21 @@ namespace {
 // 64 KiB chunks to a string that doubles, which for a 57 MB manifest copied it
 // about twice more and faulted in twice its pages (half the page faults of a
 // quick check of 200,000 files). Uninitialised, so each page is touched once.
-std::unique_ptr<char[]> slurp(const std::string& file, size_t max_bytes, size_t& len) {
+PageBuffer slurp(const std::string& file, size_t max_bytes, size_t& len) {
   UniqueFd fd = open_fd(file, O_RDONLY | O_NOCTTY | O_NONBLOCK);
   struct stat st = fstat_fd(fd.get(), file);
   // +1: the read that sees EOF needs room, or the buffer would grow for it.
   size_t cap = S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) + 1 : size_t{1} << 20;
   const size_t limit = max_bytes < SIZE_MAX ? max_bytes + 1 : max_bytes;  // one byte over says "too big"
   cap = std::max<size_t>(1, std::min(cap, limit));
-  std::unique_ptr<char[]> buf(new char[cap]);
+  PageBuffer buf = page_buffer(cap);  // read(2) into it copies 57 MB
   len = 0;
   for (;;) {
     if (len == cap) {
       // Grew since the fstat, or not a regular file.
       if (cap > max_bytes) throw SysError("read", file, EFBIG);
       size_t bigger = cap > limit / 2 ? limit : cap * 2;
-      std::unique_ptr<char[]> more(new char[bigger]);
+      PageBuffer more = page_buffer(bigger);
       std::memcpy(more.get(), buf.get(), len);
       buf = std::move(more);
       cap = bigger;
@@ -389,7 +389,7 @@ std::unique_ptr<char[]> slurp(const std::string& file, size_t max_bytes, size_t&
 
 Manifest load_manifest(const std::string& file, const ManifestLimits& limits) {
   size_t len = 0;
-  std::unique_ptr<char[]> text = slurp(file, limits.max_bytes, len);
+  PageBuffer text = slurp(file, limits.max_bytes, len);
   try {
     return parse_manifest(std::string_view(text.get(), len), limits);
   } catch (...) {

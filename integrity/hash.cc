@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
+#include <new>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -35,6 +37,15 @@ const EVP_MD* sha256_md() {
 constexpr size_t kBufSize = size_t{128} << 10;
 
 }  // namespace
+
+void FreeDeleter::operator()(char* p) const { std::free(p); }
+
+PageBuffer page_buffer(size_t bytes) {
+  constexpr size_t kPage = 4096;
+  void* p = std::aligned_alloc(kPage, (std::max<size_t>(bytes, 1) + kPage - 1) / kPage * kPage);
+  if (p == nullptr) throw std::bad_alloc();
+  return PageBuffer(static_cast<char*>(p));
+}
 
 std::array<uint8_t, 32> sha256_of(std::string_view data) {
   std::array<uint8_t, 32> out{};
@@ -67,7 +78,7 @@ std::array<uint8_t, 32> Sha256::final() {
 
 struct FileHasher::Impl {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  std::unique_ptr<char[]> buf{new char[kBufSize]};
+  PageBuffer buf = page_buffer(kBufSize);
 };
 
 FileHasher::FileHasher() : impl_(new Impl) {

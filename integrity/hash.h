@@ -5,11 +5,24 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string_view>
 
 typedef struct evp_md_ctx_st EVP_MD_CTX;
 
 namespace goodcop::integrity {
+
+// A buffer that starts on a page boundary, for read(2) out of the page cache.
+// The kernel copies with `rep movsb`, which on this machine's AMD EPYC ran at a
+// third of its speed when the destination sat a few bytes past the source's
+// page offset: a malloc'ed 128 KiB block is mmap'ed and starts 16 bytes into a
+// page, the page cache's pages start at 0 (build system time 3.5 -> 2.7 s on
+// 200,000 files; 16 bytes off: 2.85 s, 0, 64 or 128 off: 2.0-2.15 s).
+struct FreeDeleter {
+  void operator()(char* p) const;
+};
+using PageBuffer = std::unique_ptr<char[], FreeDeleter>;
+PageBuffer page_buffer(size_t bytes);
 
 // SHA-256 of a byte string.
 std::array<uint8_t, 32> sha256_of(std::string_view data);
