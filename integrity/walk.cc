@@ -11,9 +11,9 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
-#include <memory_resource>
 #include <cstring>
 #include <memory>
+#include <memory_resource>
 #include <mutex>
 
 #include "base/scope_exit.h"
@@ -373,7 +373,8 @@ class Walker {
       for (Local& l : locals) {
         // A directory on another device is a mount point: recorded, never entered.
         if (l.e.type != EntryType::kDir || l.dev != root_dev_ || l.dropped) continue;
-        stack_.push_back(DirItem{std::string(arena.data() + l.path_off, l.path_len), l.e, &l.child});
+        stack_.push_back(
+            DirItem{std::string(arena.data() + l.path_off, l.path_len), l.e, &l.child});
         pushed = true;
       }
       if (pushed) cv_.notify_all();

@@ -112,7 +112,9 @@ TEST_CASE("the formatter writes every keyword as the format documents it") {
       " link=../t\\043\\075\\134\\177\n"
       "#+ ctime=0.000000000\n"
       "./x type=file mode=4755 uid=0 gid=0 nlink=2 inode=11 time=0.999999999"
-      " size=9223372036854775807 sha256digest=ab" + zeros + "01\n"
+      " size=9223372036854775807 sha256digest=ab" +
+      zeros +
+      "01\n"
       "#+ ctime=0.000000000\n";
   REQUIRE(text.substr(0, want.size()) == want);
   CHECK(text.substr(want.size()) == "#goodcop-sha256 " + in::hex(in::sha256_of(want)) + "\n");
@@ -146,8 +148,10 @@ TEST_CASE("a sink that fails stops the streamed writer and its error comes out")
 TEST_CASE("a build lists names that prefix each other in byte order, and each path once") {
   TempDir t;
   // '-' (0x2d) < '.' (0x2e) < '/' (0x2f) < '0': "a" < "a-b" < "a.txt" < "a/..." < "a0".
-  for (std::string d : {"a", "a/b", "a/b/c", "a.d", "a0", "ab", "a\x01"}) REQUIRE(::mkdir((t / d).c_str(), 0755) == 0);
-  for (std::string f : {"a-b", "a.txt", "a/b.c", "a/b-c", "a/b/c/x", "a/bb", "a.d/y", "a0/z", "a\x01/q", "b"})
+  for (std::string d : {"a", "a/b", "a/b/c", "a.d", "a0", "ab", "a\x01"})
+    REQUIRE(::mkdir((t / d).c_str(), 0755) == 0);
+  for (std::string f :
+       {"a-b", "a.txt", "a/b.c", "a/b-c", "a/b/c/x", "a/bb", "a.d/y", "a0/z", "a\x01/q", "b"})
     write_file_atomic(t / f, f, 0644);
   REQUIRE(::symlink("a", (t / "a ").c_str()) == 0);
   in::Manifest m = in::build_manifest(t.path());
@@ -165,10 +169,12 @@ TEST_CASE("a build lists names that prefix each other in byte order, and each pa
 TEST_CASE("cli: build -o FILE streams the bytes build -o - prints, and leaves no temporary file") {
   TempDir t, out;
   REQUIRE(::mkdir((t / "d").c_str(), 0755) == 0);
-  for (int i = 0; i < 50; ++i) write_file_atomic(t / ("d/f" + std::to_string(i)), std::to_string(i), 0644);
+  for (int i = 0; i < 50; ++i)
+    write_file_atomic(t / ("d/f" + std::to_string(i)), std::to_string(i), 0644);
   RunResult to_file = run_goodcop({"manifest", "build", t.path(), "-o", out / "m.mtree"});
   REQUIRE(to_file.status == 0);
-  CHECK(to_file.out == "wrote '" + (out / "m.mtree") + "': 52 entries, 50 files, 90 bytes hashed\n");
+  CHECK(to_file.out ==
+        "wrote '" + (out / "m.mtree") + "': 52 entries, 50 files, 90 bytes hashed\n");
   RunResult to_stdout = run_goodcop({"manifest", "build", t.path(), "-o", "-"});
   REQUIRE(to_stdout.status == 0);
   CHECK(read_file(out / "m.mtree") == to_stdout.out);
