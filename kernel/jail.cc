@@ -438,9 +438,7 @@ int Jail::wait() {
   return *s_->status;
 }
 
-int Jail::command_fd() const {
-  return s_->status_sock ? s_->status_sock.get() : s_->pidfd.get();
-}
+int Jail::command_fd() const { return s_->status_sock ? s_->status_sock.get() : s_->pidfd.get(); }
 
 int Jail::wait_command() {
   if (s_->command_status) return *s_->command_status;

@@ -2,9 +2,10 @@
 // A FreeBSD-style jail on Linux namespaces: JailSpec → running jail.
 //
 // start() spawns the setup helper (goodcop-jail-helper, or goodcop itself; never from a
-// writable host path, CVE-2019-5736, see Helper) into a single-threaded setup mode (run_internal_mode) that creates the namespaces, builds
-// the jail's filesystem, muzzles root and runs the command under goodcop's tiny init.
-// Failures come back as "jail 'web1': pivot_root '/srv/j': Invalid argument".
+// writable host path, CVE-2019-5736, see Helper) into a single-threaded setup mode
+// (run_internal_mode) that creates the namespaces, builds the jail's filesystem, muzzles root and
+// runs the command under goodcop's tiny init. Failures come back as "jail 'web1': pivot_root
+// '/srv/j': Invalid argument".
 
 #include <sys/types.h>
 
@@ -55,7 +56,7 @@ struct JailSpec {
   uint32_t uid = 0;  // inside the jail
   uint32_t gid = 0;
   std::vector<uint32_t> groups;  // supplementary groups inside the jail; empty = just gid
-  Limits limits;       // kernel/cgroup.h
+  Limits limits;                 // kernel/cgroup.h
   bool cgroup = true;  // a cgroup even without limits (freeze, kill_all, pids); forced by limits
   std::vector<Bind> binds;
   bool userns = true;         // opting out is weaker: jail root is host root, muzzled

@@ -21,7 +21,7 @@ struct JailState {
   // report_status); invalid for InitMode::kJail, an adopted jail, or once read.
   UniqueFd status_sock;
   std::optional<int> command_status;  // what the init reported
-  bool released = false;             // Jail::release(): the destructor does nothing
+  bool released = false;              // Jail::release(): the destructor does nothing
   std::optional<JailCgroup> cgroup;
   std::optional<Veth> veth;
   bool adopted = false;  // init is not our child: wait through the pidfd, status unknown

@@ -16,13 +16,13 @@
 // Every failure is reported as {step, path, errno} on the report pipe; the starter turns
 // it into "jail 'x': pivot_root '/srv/j': Invalid argument".
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <signal.h>
-#include <linux/magic.h>
-#include <linux/capability.h>
 #include <sys/prctl.h>
-#include <sys/statfs.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -287,9 +287,9 @@ int setup_main(int spec_fd, int report, int go) {
     // daemon's overlay storage, watchdog/driver/), so it already shows the jail's root its
     // files as its own; the root is then cloned without a second mapping.
     struct statfs sfs {};
-    bool overlay_root = ::statfs(spec.root.c_str(), &sfs) == 0 && sfs.f_type == OVERLAYFS_SUPER_MAGIC;
-    trees.push_back(
-        clone_tree(spec.root, {spec.read_only_root, overlay_root ? -1 : userns.get()}));
+    bool overlay_root =
+        ::statfs(spec.root.c_str(), &sfs) == 0 && sfs.f_type == OVERLAYFS_SUPER_MAGIC;
+    trees.push_back(clone_tree(spec.root, {spec.read_only_root, overlay_root ? -1 : userns.get()}));
     for (const Bind& b : spec.binds)
       trees.push_back(clone_tree(b.source, {!b.writable, userns.get()}));
     send_fds(ours.get(), trees);

@@ -59,8 +59,7 @@ std::vector<NsProcess> processes_in(const std::string& ns) {
 
 // A command that leaves a child behind (detached from our pipes, so a pipe's EOF does not wait
 // for it) and prints its PID namespace.
-const char* kLeavesAChild =
-    "sleep 1000 </dev/null >/dev/null 2>&1 & readlink /proc/self/ns/pid; ";
+const char* kLeavesAChild = "sleep 1000 </dev/null >/dev/null 2>&1 & readlink /proc/self/ns/pid; ";
 
 }  // namespace
 
@@ -76,8 +75,8 @@ TEST_CASE("goodcop jail returns the command's status once no other process of th
   for (const Case& c : {Case{"0", "exit 3", 3}, Case{"1000", "exit 3", 3},
                         Case{"0", "kill -KILL $$", 137}, Case{"1000", "kill -TERM $$", 143}}) {
     INFO("user " << c.user << ": " << c.tail);
-    RunResult r = run({"/usr/bin/timeout", "-s", "KILL", "60", GOODCOP_BINARY, "jail", "-u",
-                       c.user, jail_rootfs(), "h", "-", "sh", "-c", kLeavesAChild + c.tail});
+    RunResult r = run({"/usr/bin/timeout", "-s", "KILL", "60", GOODCOP_BINARY, "jail", "-u", c.user,
+                       jail_rootfs(), "h", "-", "sh", "-c", kLeavesAChild + c.tail});
     CHECK(r.err == "");
     CHECK(r.status == c.status);
     REQUIRE(r.out.rfind("pid:[", 0) == 0);
@@ -95,8 +94,7 @@ TEST_CASE("wait_command reports the command's status with no other process of th
           "[kernel][jail][init][root]") {
   GOODCOP_REQUIRE_ROOT();
   // As root: the uid 1000 case (CAP_KILL) is the CLI test's, which has timeout(1) as a guard.
-  kernel::JailSpec spec =
-      jail_spec({"sh", "-c", "sleep 1000 </dev/null >/dev/null 2>&1 & exit 5"});
+  kernel::JailSpec spec = jail_spec({"sh", "-c", "sleep 1000 </dev/null >/dev/null 2>&1 & exit 5"});
   SECTION("without a cgroup: released, the init reaped by the caller") {
     kernel::Jail jail = kernel::start(spec, jail_helper());
     const pid_t init = jail.pid();
