@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -46,9 +47,16 @@ void raise_file_caps() {
 UniqueFd userns_with_map(uint32_t base) {
   // A raw clone without CLONE_VM is a fork into a new user namespace; the child only
   // pauses (async-signal-safe) until it is killed once its namespace is held by an fd.
+  const pid_t parent = ::getpid();
   long pid = ::syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
   if (pid < 0) throw SysError("clone", "CLONE_NEWUSER", errno);
   if (pid == 0) {
+    // It must not outlive a daemon SIGKILLed meanwhile: it would keep the daemon's fds open
+    // (close-on-exec acts only at exec), among them the lock that makes the next daemon
+    // refuse to start ("is in use by another daemon").
+    ::syscall(SYS_close_range, 3U, ~0U, 0U);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);  // the daemon died before the line above
     for (;;) ::pause();
   }
   auto child = static_cast<pid_t>(pid);
