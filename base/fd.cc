@@ -58,12 +58,19 @@ void write_all(int fd, std::string_view data, std::string_view what) {
 }
 
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+  write_file_atomic(
+      path, [&](int fd, const std::string& tmp) { write_all(fd, data, tmp); }, mode);
+}
+
+void write_file_atomic(const std::string& path,
+                       const std::function<void(int fd, const std::string& tmp)>& write,
+                       mode_t mode) {
   auto slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   UniqueFd fd = open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode);
   ScopeExit unlink_tmp([&] { ::unlink(tmp.c_str()); });
-  write_all(fd.get(), data, tmp);
+  write(fd.get(), tmp);
   check(::fsync(fd.get()), "fsync", tmp);
   fd.reset();
   check(::rename(tmp.c_str(), path.c_str()), "rename", path);

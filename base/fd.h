@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,6 +53,11 @@ std::string read_file(const std::string& path, size_t max_bytes = 64u << 20);
 // Writes data to path atomically: a temporary file in the same directory,
 // fsync, rename over path, fsync of the directory. Throws SysError.
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// The same, with what is written produced by `write(fd, tmp_path)` piece by piece (a large
+// file need not be held whole in memory first).
+void write_file_atomic(const std::string& path,
+                       const std::function<void(int fd, const std::string& tmp)>& write,
+                       mode_t mode = 0644);
 
 // Writes all of data to fd, retrying on EINTR and short writes; throws SysError.
 void write_all(int fd, std::string_view data, std::string_view what = {});

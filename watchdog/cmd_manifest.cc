@@ -1,7 +1,6 @@
 // `goodcop manifest build|verify|diff`: manifests of trees (integrity/) from the
 // command line. Exit codes: 0 clean, 1 a deviation, 2 usage, 3 other failures
 // (an unreadable tree, a damaged manifest).
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -13,7 +12,6 @@
 
 #include "base/error.h"
 #include "base/fd.h"
-#include "base/scope_exit.h"
 #include "integrity/manifest.h"
 #include "integrity/scan.h"
 #include "integrity/verify.h"
@@ -57,23 +55,13 @@ int report(const in::Diff& d, bool json, const std::string& what) {
   return d.clean() ? kExitOk : kExitDeviation;
 }
 
-// Writes the manifest to `file` as write_file_atomic() does (a temporary file,
-// fsync, rename, fsync of the directory), but piece by piece while later pieces
-// are still being formatted: the 57 MB of a 200,000-file manifest are never
-// held, copied and written out again as one string after the build.
+// Writes the manifest to `file` atomically, piece by piece while later pieces are still
+// being formatted: the 57 MB of a 200,000-file manifest are never held, copied and written
+// out again as one string after the build.
 void save_manifest(const in::Manifest& m, const std::string& file) {
-  auto slash = file.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : file.substr(0, slash));
-  std::string tmp = file + ".tmp." + std::to_string(::getpid());
-  UniqueFd fd = open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
-  ScopeExit unlink_tmp([&] { ::unlink(tmp.c_str()); });
-  in::write_manifest(m, [&](std::string_view piece) { write_all(fd.get(), piece, tmp); });
-  check(::fsync(fd.get()), "fsync", tmp);
-  fd.reset();
-  check(::rename(tmp.c_str(), file.c_str()), "rename", file);
-  unlink_tmp.dismiss();
-  UniqueFd dfd = open_fd(dir, O_RDONLY | O_DIRECTORY);
-  check(::fsync(dfd.get()), "fsync", dir);
+  write_file_atomic(file, [&](int fd, const std::string& tmp) {
+    in::write_manifest(m, [&](std::string_view piece) { write_all(fd, piece, tmp); });
+  });
 }
 
 int run_build(const ManifestArgs& a) {
