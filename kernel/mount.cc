@@ -14,7 +14,10 @@
 namespace goodcop::kernel {
 namespace {
 
-void bind(const std::string& src, const std::string& dst, unsigned long extra = 0) {
+// Not named `bind`: with <functional> seen anywhere in the includes, a call with std::string
+// arguments finds std::bind by argument-dependent lookup, an exact match for the MS_REC
+// enumerator, and builds a callable that is never called: no mount at all, silently.
+void bind_mount(const std::string& src, const std::string& dst, unsigned long extra = 0) {
   check(::mount(src.c_str(), dst.c_str(), nullptr, MS_BIND | extra, nullptr), "mount", dst);
 }
 
@@ -79,7 +82,7 @@ void mount_proc(const std::string& root) {
   for (const char* p : {"sys", "sysrq-trigger", "irq", "bus", "fs"}) {
     std::string path = proc + "/" + p;
     if (!exists(path)) continue;
-    bind(path, path, MS_REC);
+    bind_mount(path, path, MS_REC);
     make_read_only(path, true);
   }
   // Host memory, kernel addresses and keys: masked with /dev/null (what runc masks).
@@ -87,7 +90,7 @@ void mount_proc(const std::string& root) {
                         "kmsg", "kpagecount", "kpageflags", "kpagecgroup"}) {
     std::string path = proc + "/" + p;
     mode_t type = 0;
-    if (exists(path, &type) && type == S_IFREG) bind("/dev/null", path);
+    if (exists(path, &type) && type == S_IFREG) bind_mount("/dev/null", path);
   }
   for (const char* p : {"acpi", "scsi", "asound"}) {
     std::string path = proc + "/" + p;
@@ -109,7 +112,7 @@ void mount_dev(const std::string& root) {
   for (const char* name : {"null", "zero", "full", "random", "urandom", "tty"}) {
     std::string path = dev + "/" + name;
     touch(path, 0666);
-    bind(std::string("/dev/") + name, path);
+    bind_mount(std::string("/dev/") + name, path);
   }
   const std::string pts = dev + "/pts";
   ensure_dir(pts, 0755);
@@ -143,7 +146,7 @@ Console make_console(const std::string& root) {
   const std::string console = root + "/dev/console";
   touch(console, 0600);
   const std::string slave = root + "/dev/pts/" + std::to_string(n);
-  bind(slave, console);
+  bind_mount(slave, console);
   Console c;
   c.slave = UniqueFd(check(::open(slave.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC), "open", slave));
   c.master = std::move(master);
