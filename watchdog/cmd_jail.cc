@@ -281,4 +281,10 @@ Verb add_jail_verb(CLI::App& root) {
   return v;
 }
 
+int run_jail_cli(int argc, char** argv) {
+  auto app = make_root();
+  std::vector<Verb> verbs{add_jail_verb(*app)};
+  return parse_and_run(*app, verbs, argc, argv);
+}
+
 }  // namespace goodcop::cli

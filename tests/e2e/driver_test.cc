@@ -25,7 +25,7 @@ namespace {
 // The binaries that set jails up and extract archives: goodcop's, not this test's.
 const kernel::Helper& helper() {
   static kernel::Helper h(GOODCOP_BINARY);
-  backups::set_helper_binary(GOODCOP_BINARY);
+  backups::set_helper_binary(GOODCOP_CORE_BINARY);
   return h;
 }
 

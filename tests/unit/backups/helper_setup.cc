@@ -1,5 +1,6 @@
 // The backups/ tests run in a binary that is not goodcop: extraction helpers are the
-// goodcop binary under test (GOODCOP_BINARY), named before the first test runs.
+// goodcop binary under test (goodcop-core, GOODCOP_CORE_BINARY), named before the first test
+// runs.
 #define CATCH_CONFIG_EXTERNAL_INTERFACES
 #include <catch2/catch.hpp>
 
@@ -10,7 +11,7 @@ namespace {
 struct HelperBinary : Catch::TestEventListenerBase {
   using TestEventListenerBase::TestEventListenerBase;
   void testRunStarting(const Catch::TestRunInfo&) override {
-    goodcop::backups::set_helper_binary(GOODCOP_BINARY);
+    goodcop::backups::set_helper_binary(GOODCOP_CORE_BINARY);
   }
 };
 

@@ -115,7 +115,7 @@ TEST_CASE("extract: the helper is the goodcop binary, exec'd, single-threaded",
   }
   go.set_value();
   char want[PATH_MAX] = {};
-  REQUIRE(::realpath(GOODCOP_BINARY, want) != nullptr);
+  REQUIRE(::realpath(GOODCOP_CORE_BINARY, want) != nullptr);
   bk::ExtractStats st{};
   writer.get();
   st = extraction.get();

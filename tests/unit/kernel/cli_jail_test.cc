@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "base/fd.h"
 #include "tests/support/support.h"
 #include "tests/unit/kernel/jail_fixture.h"
 
@@ -120,4 +121,19 @@ TEST_CASE("goodcop jail options: user, read-only root, binds, environment, caps"
   struct stat st {};
   REQUIRE(::stat((data / "ok").c_str(), &st) == 0);
   CHECK(st.st_uid == 1000);
+}
+
+TEST_CASE("goodcop jail runs with neither goodcop-core nor the helper next to it",
+          "[kernel][cli][root]") {
+  GOODCOP_REQUIRE_ROOT();
+  // The front alone: it runs the jail verb itself and serves the setup modes itself.
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0755);
+  const std::string lone = dir / "goodcop";
+  write_text(lone, goodcop::read_file(GOODCOP_BINARY, 256u << 20), 0755);
+  RunResult r = run({lone, "jail", jail_rootfs(), "lonehost", "-", "sh", "-c",
+                     "hostname; echo $$; exit 5"});
+  CHECK(r.err == "");
+  CHECK(r.out == "lonehost\n2\n");
+  CHECK(r.status == 5);
 }

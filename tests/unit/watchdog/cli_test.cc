@@ -1,6 +1,7 @@
 // The contract of the goodcop binary itself: help, version, usage errors.
 #include <catch2/catch.hpp>
 
+#include "base/fd.h"
 #include "base/version.h"
 #include "tests/support/support.h"
 
@@ -26,4 +27,41 @@ TEST_CASE("usage errors exit 2 with one line on stderr", "[cli]") {
   auto bad = run_goodcop({"frobnicate"});
   CHECK(bad.status == 2);
   CHECK(bad.err.rfind("goodcop: ", 0) == 0);
+}
+
+namespace {
+// goodcop-core, next to the goodcop front (watchdog/front_main.cc).
+std::string core_binary() {
+  const std::string front = GOODCOP_BINARY;
+  return front.substr(0, front.rfind('/')) + "/goodcop-core";
+}
+}  // namespace
+
+TEST_CASE("goodcop hands every verb but jail to goodcop-core, which says the same",
+          "[cli]") {
+  using goodcop::test::run;
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--help"}, {"jail", "--help"}, {"policy", "--help"},
+        {"--version"}, {"frobnicate"}, {"jail", "--no-such-option"}}) {
+    INFO(args.front() << " " << args.back());
+    auto front = run_goodcop(args);
+    std::vector<std::string> argv{core_binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto core = run(argv);
+    CHECK(front.status == core.status);
+    CHECK(front.out == core.out);
+    CHECK(front.err == core.err);
+  }
+}
+
+TEST_CASE("goodcop without goodcop-core next to it says so and exits 3", "[cli]") {
+  goodcop::test::TempDir dir;
+  const std::string lone = dir / "goodcop";
+  goodcop::test::write_text(lone, goodcop::read_file(GOODCOP_BINARY, 256u << 20), 0755);
+  auto r = goodcop::test::run({lone, "--version"});
+  CHECK(r.status == 3);
+  CHECK(r.out == "");
+  CHECK(r.err == "goodcop: execv '" + dir.path() +
+                     "/goodcop-core': No such file or directory (goodcop-core is installed next "
+                     "to goodcop; only `goodcop jail` runs without it)\n");
 }
