@@ -2,9 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,8 +22,6 @@
 namespace goodcop::integrity {
 namespace {
 
-std::atomic<bool> g_openat2_disabled{false};
-
 EntryType type_of(mode_t m) {
   switch (m & S_IFMT) {
     case S_IFDIR: return EntryType::kDir;
@@ -41,59 +37,6 @@ EntryType type_of(mode_t m) {
 int64_t ns_of(const struct timespec& ts) {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
-
-UniqueFd open_fallback(int root_fd, std::string_view rel, int flags) {
-  struct stat root_st = fstat_fd(root_fd, "tree root");
-  std::string path(rel);
-  UniqueFd cur(check(::fcntl(root_fd, F_DUPFD_CLOEXEC, 0), "dup", "tree root"));
-  if (path.empty() || path == ".") {
-    return UniqueFd(check(::openat(root_fd, ".", flags), "openat", "."));
-  }
-  size_t start = 0;
-  for (;;) {
-    size_t slash = path.find('/', start);
-    bool last = slash == std::string::npos;
-    std::string comp = path.substr(start, last ? std::string::npos : slash - start);
-    if (comp.empty() || comp == "." || comp == "..") throw SysError("openat", path, EINVAL);
-    int f = last ? flags : (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    UniqueFd next(check(::openat(cur.get(), comp.c_str(), f), "openat", path));
-    // O_NOFOLLOW stops symlinks; the device check stops a mount crossed mid-walk.
-    if (fstat_fd(next.get(), path).st_dev != root_st.st_dev) throw SysError("openat", path, EXDEV);
-    if (last) return next;
-    cur = std::move(next);
-    start = slash + 1;
-  }
-}
-
-}  // namespace
-
-void set_openat2_disabled(bool disabled) { g_openat2_disabled = disabled; }
-
-UniqueFd open_beneath(int root_fd, std::string_view rel, int flags) {
-  flags |= O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
-  if (!g_openat2_disabled.load(std::memory_order_relaxed)) {
-    std::string path = rel.empty() ? std::string(".") : std::string(rel);
-    struct open_how how {};
-    how.flags = static_cast<uint64_t>(flags);
-    // RESOLVE_BENEATH: no absolute paths or ".." out; NO_SYMLINKS: not even inside
-    // (a jail retargets links at will); NO_XDEV: a jail-made mount is not crossed.
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS;
-    for (int tries = 0;; ++tries) {
-      long fd = ::syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof how);
-      if (fd >= 0) return UniqueFd(static_cast<int>(fd));
-      // EAGAIN: a concurrent rename raced the lookup (openat2(2)); retry a few times.
-      if ((errno == EAGAIN && tries < 16) || errno == EINTR) continue;
-      if (errno == ENOSYS) {
-        g_openat2_disabled = true;
-        break;
-      }
-      throw SysError("openat2", path, errno);
-    }
-  }
-  return open_fallback(root_fd, rel, flags);
-}
-
-namespace {
 
 Entry make_entry(const struct stat& st) {
   Entry e;
@@ -161,32 +104,22 @@ struct Pool {
   std::vector<uint32_t> scratch;
 };
 
-// Opens `name` (one component from getdents: no '/', never "." or "..") below
-// dirfd for reading. openat2 refuses a symlink and a mount point (also a bind
-// mount from the same filesystem); the fallback refuses the symlink and leaves
-// the device check to the caller's fstat. Returns the fd or -errno.
-int open_child(int dirfd, const char* name) {
-  constexpr int kFlags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
-  if (!g_openat2_disabled.load(std::memory_order_relaxed)) {
-    struct open_how how {};
-    how.flags = kFlags;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS;
-    for (int tries = 0;; ++tries) {
-      long fd = ::syscall(SYS_openat2, dirfd, name, &how, sizeof how);
-      if (fd >= 0) return static_cast<int>(fd);
-      if ((errno == EAGAIN && tries < 16) || errno == EINTR) continue;
-      if (errno != ENOSYS) return -errno;
-      g_openat2_disabled = true;
-      break;
-    }
-  }
-  for (;;) {
-    int fd = ::openat(dirfd, name, kFlags);
-    if (fd >= 0) return fd;
-    if (errno != EINTR) return -errno;
-  }
-}
+// A file left for a worker with no directory to read (WalkOptions::defer_min).
+struct Deferred {
+  uint64_t size;
+  DirNode* node;
+  uint32_t local;  // index into node->locals
+};
 
+// What one worker counted, on a cache line of its own: shared counters bumped
+// per file by both walkers kept one line bouncing between the cores. Only the
+// owner writes; the progress tick reads.
+struct alignas(64) Counters {
+  std::atomic<uint64_t> files_done{0}, bytes_done{0}, files_seen{0}, bytes_seen{0};
+  static void add(std::atomic<uint64_t>& c, uint64_t v) {
+    c.store(c.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
+  }
+};
 
 // The parallel walk: a stack of directories shared by the workers under one
 // mutex (taken twice per directory); each directory's entries are kept in its
@@ -207,17 +140,27 @@ class Walker {
     stack_.push_back(DirItem{std::string(), root, &root_node_});
     unsigned threads = std::max(1u, opts_.threads);
     pools_ = std::vector<Pool>(threads);
+    counters_.reset(new Counters[threads]);
+    threads_ = threads;
     ScopeExit release([this] { free_nodes(); });
     if (opts_.want_hash || opts_.hash_all) hashers_ = std::vector<FileHasher>(threads);
     parallel_for(
         threads, threads, [this](size_t, unsigned w) { worker(w); },
         [this] {
-          if (opts_.progress)
-            opts_.progress(files_done_.load(), bytes_done_.load(), files_seen_.load(),
-                           bytes_seen_.load());
+          if (!opts_.progress) return;
+          uint64_t c[4] = {};
+          for (unsigned t = 0; t < threads_; ++t) {
+            c[0] += counters_[t].files_done.load(std::memory_order_relaxed);
+            c[1] += counters_[t].bytes_done.load(std::memory_order_relaxed);
+            c[2] += counters_[t].files_seen.load(std::memory_order_relaxed);
+            c[3] += counters_[t].bytes_seen.load(std::memory_order_relaxed);
+          }
+          opts_.progress(c[0], c[1], c[2], c[3]);
         });
-    res_.files_hashed = files_done_;
-    res_.bytes_hashed = bytes_done_;
+    for (unsigned t = 0; t < threads; ++t) {
+      res_.files_hashed += counters_[t].files_done.load();
+      res_.bytes_hashed += counters_[t].bytes_done.load();
+    }
     assemble(root, threads);
     std::sort(res_.issues.begin(), res_.issues.end(),
               [](const FileIssue& a, const FileIssue& b) { return a.path < b.path; });
@@ -229,13 +172,27 @@ class Walker {
     try {
       for (;;) {
         DirItem item;
+        Deferred file{};
         {
           std::unique_lock lk(mu_);
-          cv_.wait(lk, [&] { return failed_ || !stack_.empty() || busy_ == 0; });
-          if (failed_ || stack_.empty()) return;
-          item = std::move(stack_.back());
-          stack_.pop_back();
-          ++busy_;
+          cv_.wait(lk, [&] { return failed_ || !stack_.empty() || !deferred_.empty() || busy_ == 0; });
+          if (failed_) return;
+          if (!stack_.empty()) {
+            item = std::move(stack_.back());
+            stack_.pop_back();
+            ++busy_;
+          } else if (!deferred_.empty()) {
+            // No directory to read: the largest file left (it pushes no new work).
+            std::pop_heap(deferred_.begin(), deferred_.end(), by_size);
+            file = deferred_.back();
+            deferred_.pop_back();
+          } else {
+            return;  // busy_ == 0: every directory is read
+          }
+        }
+        if (file.node != nullptr) {
+          hash_deferred(file, w);
+          continue;
         }
         read_dir(item, buf.get(), w);
         std::lock_guard lk(mu_);
@@ -247,6 +204,37 @@ class Walker {
       cv_.notify_all();
       throw;
     }
+  }
+
+  static bool by_size(const Deferred& a, const Deferred& b) { return a.size < b.size; }
+
+  // O_NOATIME while the kernel allows it (the owner, or CAP_FOWNER: open(2)):
+  // reading the tree does not write its inodes' atime (touch_atime was ~1.5 % of
+  // a build on a strictatime tmpfs), and evidence keeps the jail's own atimes.
+  int noatime() const { return noatime_.load(std::memory_order_relaxed) ? O_NOATIME : 0; }
+
+  // open_child with O_NOATIME, retried without it on EPERM (not our file, no
+  // CAP_FOWNER); after the first refusal the walk stops asking for it.
+  int open_file(int dfd, const char* name) {
+    int extra = noatime();
+    int fd = open_child(dfd, name, extra);
+    if (fd == -EPERM && extra != 0) {
+      noatime_.store(false, std::memory_order_relaxed);
+      fd = open_child(dfd, name, 0);
+    }
+    return fd;
+  }
+
+  // open_beneath with O_NOATIME, the same way.
+  UniqueFd open_rel(std::string_view rel, int flags) {
+    int extra = noatime();
+    try {
+      return open_beneath(root_fd_, rel, flags | extra);
+    } catch (const SysError& e) {
+      if (e.code() != EPERM || extra == 0) throw;
+    }
+    noatime_.store(false, std::memory_order_relaxed);
+    return open_beneath(root_fd_, rel, flags);
   }
 
   const std::vector<Xattr>* reuse_xattrs(std::string_view rel, const Entry& e) const {
@@ -266,7 +254,7 @@ class Walker {
     const std::string& dir = item.rel;
     UniqueFd dfd;
     try {
-      dfd = open_beneath(root_fd_, dir, O_RDONLY | O_DIRECTORY);
+      dfd = open_rel(dir, O_RDONLY | O_DIRECTORY);
     } catch (const SysError& e) {
       // Vanished, swapped for a symlink or a mount since we saw it: not descended.
       if (!raced_errno(e.code())) throw;
@@ -297,6 +285,8 @@ class Walker {
       check(n, "getdents64", dir);
       if (n == 0) break;
       reserve_for(buf, n, base, node);
+      // Counted per batch: one shared atomic per entry bounced between the cores.
+      size_t counted = 0;
       for (ssize_t off = 0; off < n;) {
         auto* d = reinterpret_cast<struct dirent64*>(buf + off);
         off += d->d_reclen;
@@ -324,8 +314,7 @@ class Walker {
           l.e = make_entry(st);
           l.dev = st.st_dev;
         }
-        if (count_.fetch_add(1, std::memory_order_relaxed) >= opts_.max_entries)
-          throw LimitError("scan: more than " + std::to_string(opts_.max_entries) + " entries");
+        ++counted;
         l.path_off = static_cast<uint32_t>(arena.size());
         l.path_len = static_cast<uint32_t>(rel.size());
         l.name_off = static_cast<uint32_t>(base);
@@ -353,8 +342,8 @@ class Walker {
           xs = same_x ? *same_x : read_xattrs_at(dfd.get(), name, rel);
         }
         if (l.e.type == EntryType::kFile) {
-          files_seen_.fetch_add(1, std::memory_order_relaxed);
-          bytes_seen_.fetch_add(l.e.size, std::memory_order_relaxed);
+          Counters::add(counters_[w].files_seen, 1);
+          Counters::add(counters_[w].bytes_seen, l.e.size);
           l.hash = opts_.hash_all || (opts_.want_hash && opts_.want_hash(rel, l.e));
         }
         if (!target.empty() || !xs.empty()) {
@@ -363,6 +352,8 @@ class Walker {
         }
         locals.push_back(l);
       }
+      if (count_.fetch_add(counted, std::memory_order_relaxed) + counted > opts_.max_entries)
+        throw LimitError("scan: more than " + std::to_string(opts_.max_entries) + " entries");
     }
     if (sort_names(node, pool.scratch)) raced(dir);
 
@@ -450,72 +441,148 @@ class Walker {
     node.arena.reserve(node.arena.size() + bytes);
   }
 
+  bool deferrable(uint64_t size) const {
+    return size >= opts_.defer_min && size < opts_.defer_max;
+  }
+
+  // At most defer_count files of a walk are deferred (each costs a path kept
+  // and a second open); the rest are hashed where they are found.
+  bool take_defer_slot() {
+    return deferred_total_.fetch_add(1, std::memory_order_relaxed) < opts_.defer_count;
+  }
+
   // Opens, checks and hashes the chosen files of one directory, relative to its
-  // fd: one openat per file instead of a path resolution from the root.
+  // fd: one openat per file instead of a path resolution from the root. Files
+  // of a deferrable size are left to the workers with no directory to read.
   void hash_files(int dfd, DirNode& node, unsigned w) {
     std::vector<FileIssue> issues;
-    for (Local& l : node.locals) {
+    std::vector<Deferred> later;
+    for (uint32_t i = 0; i < node.locals.size(); ++i) {
+      Local& l = node.locals[i];
       if (!l.hash || l.dropped) continue;
       std::string_view path(node.arena.data() + l.path_off, l.path_len);
       const char* name = node.arena.data() + l.path_off + l.name_off;
-      auto issue = [&](FileIssue::What what, std::exception_ptr err = {}, std::string note = {}) {
-        issues.push_back(FileIssue{std::string(path), what, std::move(err), std::move(note)});
-      };
-      int fd = open_child(dfd, name);
+      // Known from fstatat (a verify): not even opened here.
+      if (!l.unstated && deferrable(l.e.size) && take_defer_slot()) {
+        later.push_back(Deferred{l.e.size, &node, i});
+        continue;
+      }
+      int fd = open_file(dfd, name);
       if (fd < 0) {
-        if (raced_errno(-fd)) {
-          issue(FileIssue::kChanged);
-        } else {
-          SysError err("openat", path, -fd);
-          issue(FileIssue::kError, std::make_exception_ptr(err), err.what());
-        }
+        open_failed(issues, path, "openat", -fd);
         continue;
       }
       UniqueFd owned(fd);
       struct stat st {};
-      if (::fstat(fd, &st) < 0) {
-        SysError err("fstat", path, errno);
-        issue(FileIssue::kError, std::make_exception_ptr(err), err.what());
+      if (!stat_open(fd, st, path, issues)) continue;
+      if (l.unstated && S_ISREG(st.st_mode) && st.st_dev == root_dev_ &&
+          deferrable(static_cast<uint64_t>(st.st_size)) && take_defer_slot()) {
+        // A build learns the size only now: the file is closed and reopened by
+        // its path later, and must then be this inode (hash_open checks it).
+        Counters::add(counters_[w].bytes_seen, static_cast<uint64_t>(st.st_size));
+        l.e = make_entry(st);
+        l.unstated = false;
+        later.push_back(Deferred{l.e.size, &node, i});
         continue;
       }
-      // The file the walk saw, on the tree's filesystem; its metadata now, before
-      // the first read: a write after this moves ctime, so a later quick check
-      // rehashes the file rather than trusting a digest of older bytes.
-      if (!S_ISREG(st.st_mode) || (!l.unstated && st.st_ino != l.e.ino) || st.st_dev != root_dev_) {
-        issue(FileIssue::kChanged);
-        continue;
-      }
-      if (l.unstated) bytes_seen_.fetch_add(static_cast<uint64_t>(st.st_size), std::memory_order_relaxed);
-      Entry e = make_entry(st);
-      std::vector<Xattr> xattrs;
-      try {
-        xattrs = read_xattrs_fd(fd, opts_.all_xattrs, path, list_first_);
-        bool same = hashers_[w].hash(fd, e.size, e.sha256, path, worth_mapping(st));
-        files_done_.fetch_add(1, std::memory_order_relaxed);
-        bytes_done_.fetch_add(e.size, std::memory_order_relaxed);
-        if (!same) {
-          issue(FileIssue::kResized);
-          continue;
-        }
-      } catch (const SysError& err) {
-        issue(FileIssue::kError, std::current_exception(), err.what());
-        continue;
-      }
-      e.hashed = true;
-      l.e = e;
-      // A file's extras hold no link target, and none were read for it before.
-      if (!xattrs.empty()) {
-        if (l.extra == UINT32_MAX) {
-          l.extra = static_cast<uint32_t>(node.extras.size());
-          node.extras.emplace_back(std::string(), std::move(xattrs));
-        } else {
-          node.extras[l.extra].second = std::move(xattrs);
-        }
-      }
+      hash_open(fd, st, node, l, path, w, issues);
     }
+    if (issues.empty() && later.empty()) return;
+    // Handed on once this worker is done with the node: the deferred files'
+    // results go into it from other workers.
+    std::lock_guard lk(mu_);
+    for (FileIssue& f : issues) res_.issues.push_back(std::move(f));
+    if (later.empty()) return;
+    for (const Deferred& d : later) {
+      deferred_.push_back(d);
+      std::push_heap(deferred_.begin(), deferred_.end(), by_size);
+    }
+    cv_.notify_all();
+  }
+
+  void open_failed(std::vector<FileIssue>& issues, std::string_view path, const char* op, int err) {
+    if (raced_errno(err)) {
+      issues.push_back(FileIssue{std::string(path), FileIssue::kChanged, {}, {}});
+    } else {
+      SysError e(op, path, err);
+      issues.push_back(FileIssue{std::string(path), FileIssue::kError, std::make_exception_ptr(e), e.what()});
+    }
+  }
+
+  // Reopens a deferred file by its path beneath the root (the same checks as
+  // any path the walk opens: no symlink, no mount crossed) and hashes it.
+  void hash_deferred(const Deferred& d, unsigned w) {
+    DirNode& node = *d.node;
+    Local& l = node.locals[d.local];
+    std::string_view path(node.arena.data() + l.path_off, l.path_len);
+    if (opts_.before_deferred) opts_.before_deferred(path);
+    std::vector<FileIssue> issues;
+    UniqueFd fd;
+    try {
+      fd = open_rel(path, O_RDONLY);
+    } catch (const SysError& e) {
+      open_failed(issues, path, "openat2", e.code());
+    }
+    struct stat st {};
+    if (fd && stat_open(fd.get(), st, path, issues)) hash_open(fd.get(), st, node, l, path, w, issues, &mu_);
     if (issues.empty()) return;
     std::lock_guard lk(mu_);
-    for (FileIssue& i : issues) res_.issues.push_back(std::move(i));
+    for (FileIssue& f : issues) res_.issues.push_back(std::move(f));
+  }
+
+  static bool stat_open(int fd, struct stat& st, std::string_view path, std::vector<FileIssue>& issues) {
+    if (::fstat(fd, &st) == 0) return true;
+    SysError err("fstat", path, errno);
+    issues.push_back(FileIssue{std::string(path), FileIssue::kError, std::make_exception_ptr(err), err.what()});
+    return false;
+  }
+
+  // Checks that fd (st: its fstat) is the file the walk saw and hashes it into
+  // l. extras_mu: held while the node's extras grow (deferred files of one node
+  // are hashed on several workers).
+  void hash_open(int fd, const struct stat& st, DirNode& node, Local& l, std::string_view path,
+                 unsigned w, std::vector<FileIssue>& issues, std::mutex* extras_mu = nullptr) {
+    auto issue = [&](FileIssue::What what, std::exception_ptr err = {}, std::string note = {}) {
+      issues.push_back(FileIssue{std::string(path), what, std::move(err), std::move(note)});
+    };
+    // The file the walk saw, on the tree's filesystem; its metadata now, before
+    // the first read: a write after this moves ctime, so a later quick check
+    // rehashes the file rather than trusting a digest of older bytes.
+    if (!S_ISREG(st.st_mode) || (!l.unstated && st.st_ino != l.e.ino) || st.st_dev != root_dev_) {
+      issue(FileIssue::kChanged);
+      return;
+    }
+    Counters& c = counters_[w];
+    if (l.unstated) Counters::add(c.bytes_seen, static_cast<uint64_t>(st.st_size));
+    Entry e = make_entry(st);
+    std::vector<Xattr> xattrs;
+    try {
+      xattrs = read_xattrs_fd(fd, opts_.all_xattrs, path, list_first_);
+      bool same = hashers_[w].hash(fd, e.size, e.sha256, path, worth_mapping(st));
+      Counters::add(c.files_done, 1);
+      Counters::add(c.bytes_done, e.size);
+      if (!same) {
+        issue(FileIssue::kResized);
+        return;
+      }
+    } catch (const SysError& err) {
+      issue(FileIssue::kError, std::current_exception(), err.what());
+      return;
+    }
+    e.hashed = true;
+    l.e = e;
+    l.unstated = false;
+    // A file's extras hold no link target, and none were read for it before.
+    if (!xattrs.empty()) {
+      std::unique_lock<std::mutex> lk;
+      if (extras_mu != nullptr) lk = std::unique_lock(*extras_mu);
+      if (l.extra == UINT32_MAX) {
+        l.extra = static_cast<uint32_t>(node.extras.size());
+        node.extras.emplace_back(std::string(), std::move(xattrs));
+      } else {
+        node.extras[l.extra].second = std::move(xattrs);
+      }
+    }
   }
 
   // Joins the nodes into the manifest in path order, then checks that order on
@@ -590,8 +657,11 @@ class Walker {
   DirNode* root_node_ = nullptr;
   unsigned busy_ = 0;
   bool failed_ = false;
-  std::atomic<size_t> count_{0};
-  std::atomic<uint64_t> files_done_{0}, bytes_done_{0}, files_seen_{0}, bytes_seen_{0};
+  std::vector<Deferred> deferred_;  // a heap by size (by_size), under mu_
+  std::atomic<size_t> count_{0}, deferred_total_{0};
+  std::atomic<bool> noatime_{true};
+  std::unique_ptr<Counters[]> counters_;
+  unsigned threads_ = 1;
 };
 
 }  // namespace
