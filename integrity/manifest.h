@@ -52,10 +52,13 @@ class Manifest {
   // Appends an entry; call sort() before lookups when paths were not added in order.
   void add(std::string_view path, Entry e, std::string_view link_target = {},
            std::vector<Xattr> xattrs = {});
-  // Reserves room for `entries` entries and `path_bytes` bytes of paths.
-  void reserve(size_t entries, size_t path_bytes) {
+  // Reserves room for `entries` entries, `path_bytes` bytes of paths and
+  // `extras` entries with a link target or xattrs: add() within them moves no
+  // memory (another thread may read the entries added so far).
+  void reserve(size_t entries, size_t path_bytes, size_t extras = 0) {
     entries_.reserve(entries);
     arena_.reserve(path_bytes);
+    extras_.reserve(extras);
   }
   // Bytes of all paths (the arena's size).
   size_t path_bytes() const { return arena_.size(); }

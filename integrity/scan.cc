@@ -21,7 +21,10 @@ unsigned hash_threads(unsigned threads) {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-Manifest build_manifest(int root_fd, const ScanOptions& opts) {
+namespace {
+
+Manifest build(int root_fd, const ScanOptions& opts,
+               const std::function<void(std::string_view)>* sink) {
   WalkOptions wo;
   wo.ignore = IgnoreSet(opts.ignore);
   wo.all_xattrs = opts.all_xattrs;
@@ -30,6 +33,10 @@ Manifest build_manifest(int root_fd, const ScanOptions& opts) {
   wo.threads = hash_threads(opts.threads);
   // Every regular file is hashed by the walker that reads its directory.
   wo.hash_all = true;
+  if (sink != nullptr) {
+    wo.text_sink = *sink;
+    wo.manifest_ignore = opts.ignore;
+  }
   if (opts.progress) {
     wo.progress = [&](uint64_t files, uint64_t bytes, uint64_t files_seen, uint64_t bytes_seen) {
       opts.progress(Progress{files, files_seen, bytes, bytes_seen});
@@ -50,15 +57,34 @@ Manifest build_manifest(int root_fd, const ScanOptions& opts) {
   return std::move(w.manifest);
 }
 
-Manifest build_manifest(const std::string& root, const ScanOptions& opts) {
+Manifest build_path(const std::string& root, const ScanOptions& opts,
+                    const std::function<void(std::string_view)>* sink) {
   UniqueFd fd = open_tree(root);
   try {
-    return build_manifest(fd.get(), opts);
+    return build(fd.get(), opts, sink);
   } catch (const TreeChanged& e) {
     throw TreeChanged("'" + root + "': " + e.what());
   } catch (...) {
     rethrow_with_context("'" + root + "'");
   }
+}
+
+}  // namespace
+
+Manifest build_manifest(int root_fd, const ScanOptions& opts) { return build(root_fd, opts, nullptr); }
+
+Manifest build_manifest(int root_fd, const ScanOptions& opts,
+                        const std::function<void(std::string_view)>& sink) {
+  return build(root_fd, opts, &sink);
+}
+
+Manifest build_manifest(const std::string& root, const ScanOptions& opts) {
+  return build_path(root, opts, nullptr);
+}
+
+Manifest build_manifest(const std::string& root, const ScanOptions& opts,
+                        const std::function<void(std::string_view)>& sink) {
+  return build_path(root, opts, &sink);
 }
 
 }  // namespace goodcop::integrity

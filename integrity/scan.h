@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.h"
@@ -46,6 +47,15 @@ class TreeChanged : public Error {
 // quiet tree), Error/SysError when the tree cannot be read.
 Manifest build_manifest(int root_fd, const ScanOptions& opts = {});
 Manifest build_manifest(const std::string& root, const ScanOptions& opts = {});
+
+// The same, handing the manifest's text form (write_manifest's bytes) to sink on
+// the calling thread as it is joined after the walk (the writing overlaps the
+// join; the chunks are formatted on every core). Nothing reaches sink when the
+// build throws TreeChanged; an exception from sink stops the build.
+Manifest build_manifest(int root_fd, const ScanOptions& opts,
+                        const std::function<void(std::string_view)>& sink);
+Manifest build_manifest(const std::string& root, const ScanOptions& opts,
+                        const std::function<void(std::string_view)>& sink);
 
 // The number of hashing threads `threads` means (0 = one per core).
 unsigned hash_threads(unsigned threads);

@@ -13,10 +13,12 @@
 #include <memory>
 #include <memory_resource>
 #include <mutex>
+#include <thread>
 
 #include "base/scope_exit.h"
 #include "integrity/hash.h"
 #include "integrity/mapped.h"
+#include "integrity/text_form.h"
 #include "integrity/xattrs.h"
 
 namespace goodcop::integrity {
@@ -161,7 +163,11 @@ class Walker {
       res_.files_hashed += counters_[t].files_done.load();
       res_.bytes_hashed += counters_[t].bytes_done.load();
     }
-    assemble(root, threads);
+    if (opts_.text_sink && res_.raced.empty() && res_.issues.empty()) {
+      assemble_writing(root);
+    } else {
+      assemble(root, threads);
+    }
     std::sort(res_.issues.begin(), res_.issues.end(),
               [](const FileIssue& a, const FileIssue& b) { return a.path < b.path; });
   }
@@ -612,6 +618,54 @@ class Walker {
     if (!sorted) m.sort();  // throws on a duplicate path
   }
 
+  // Joins the nodes on a thread of its own while the calling thread writes the
+  // text of what is joined so far (text::write_filling formats it on every core
+  // and checks the order): the join no longer runs alone after the walk.
+  void assemble_writing(const Entry& root) {
+    size_t entries = 1, bytes = 0, extras = 1;
+    for (const Pool& p : pools_) {
+      for (const DirNode* n : p.nodes) {
+        for (uint32_t o : n->order) entries += o % 2 == 0 ? 1 : 0;
+        bytes += n->arena.size();
+        extras += n->extras.size() + 1;  // + the directory's own xattrs
+      }
+    }
+    Manifest& m = res_.manifest;
+    m.ignore = opts_.manifest_ignore;
+    // Exact entry count, bounds for the rest: nothing moves while the writer reads.
+    m.reserve(entries, bytes, extras);
+    std::atomic<size_t> ready{0};
+    std::exception_ptr join_error;
+    ready_ = &ready;
+    std::thread joiner([&] {
+      try {
+        m.add("", root, {}, root_node_ ? std::move(root_node_->xattrs) : std::vector<Xattr>());
+        if (root_node_ != nullptr) emit(*root_node_);
+        if (m.size() != entries) throw Error("scan: joined " + std::to_string(m.size()) +
+                                             " entries of " + std::to_string(entries));
+        ready.store(entries, std::memory_order_release);
+      } catch (...) {
+        join_error = std::current_exception();
+        ready.store(text::kFillFailed, std::memory_order_release);
+      }
+      ready.notify_all();
+      free_nodes();
+    });
+    ScopeExit join([&] {
+      joiner.join();
+      ready_ = nullptr;
+    });
+    try {
+      text::write_filling(m, entries, ready, opts_.text_sink);
+    } catch (...) {
+      join.dismiss();
+      joiner.join();
+      ready_ = nullptr;
+      if (join_error) std::rethrow_exception(join_error);
+      throw;
+    }
+  }
+
   void emit(DirNode& node) {
     Manifest& m = res_.manifest;
     for (uint32_t o : node.order) {
@@ -629,6 +683,10 @@ class Walker {
       }
       if (l.child != nullptr) xattrs = std::move(l.child->xattrs);
       m.add(path, l.e, link, std::move(xattrs));
+      if (ready_ != nullptr && m.size() % 2048 == 0) {
+        ready_->store(m.size(), std::memory_order_release);
+        ready_->notify_all();
+      }
     }
   }
 
@@ -655,6 +713,7 @@ class Walker {
   std::vector<DirItem> stack_;
   std::vector<Pool> pools_;  // one per worker
   DirNode* root_node_ = nullptr;
+  std::atomic<size_t>* ready_ = nullptr;  // assemble_writing: entries joined so far
   unsigned busy_ = 0;
   bool failed_ = false;
   std::vector<Deferred> deferred_;  // a heap by size (by_size), under mu_

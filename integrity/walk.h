@@ -59,6 +59,14 @@ struct WalkOptions {
   // For tests: called with the path of a deferred file right before it is
   // reopened (a test changes the file there). Called on walker threads.
   std::function<void(std::string_view rel)> before_deferred;
+  // A build that writes its manifest: when set and nothing changed under the
+  // walk (raced and issues empty), the manifest's text form (write_manifest's
+  // bytes, manifest_ignore in its header) is handed to text_sink on the calling
+  // thread while another thread joins the directories' entries into it (the
+  // chunks are formatted on every core as soon as they are joined), instead of
+  // after the join. Nothing reaches text_sink when something changed.
+  std::function<void(std::string_view)> text_sink;
+  std::vector<std::string> manifest_ignore;
   // Called on the calling thread about every 200 ms with the files and bytes
   // hashed so far and the files and bytes of regular files seen so far.
   std::function<void(uint64_t files, uint64_t bytes, uint64_t files_seen, uint64_t bytes_seen)> progress;

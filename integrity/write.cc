@@ -4,6 +4,7 @@
 #include <sys/sysmacros.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <exception>
@@ -12,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/error.h"
 #include "base/scope_exit.h"
 #include "integrity/hash.h"
 #include "integrity/manifest.h"
@@ -169,6 +171,20 @@ struct Piece {
   std::exception_ptr error;
 };
 
+// Waits until entries [0, end) of a manifest being filled in are final; with
+// check_order, throws unless their paths from begin on increase strictly.
+void await_filled(const Manifest& m, const std::atomic<size_t>* ready, size_t begin, size_t end) {
+  if (ready == nullptr) return;
+  size_t r;
+  while ((r = ready->load(std::memory_order_acquire)) < end) ready->wait(r, std::memory_order_acquire);
+  if (r == text::kFillFailed) throw Error("manifest: the entries were not all joined");
+  const std::vector<Entry>& es = m.entries();
+  for (size_t i = std::max<size_t>(begin, 1); i < end; ++i) {
+    if (!(m.path(es[i - 1]) < m.path(es[i])))
+      throw Error("manifest: '" + escape_name(m.path(es[i])) + "' out of order");
+  }
+}
+
 void format_piece(const Manifest& m, size_t begin, size_t end, Piece& piece) {
   const std::vector<Entry>& es = m.entries();
   size_t bound = 0;
@@ -179,9 +195,9 @@ void format_piece(const Manifest& m, size_t begin, size_t end, Piece& piece) {
   piece.len = static_cast<size_t>(p - piece.buf.get());
 }
 
-}  // namespace
-
-void write_manifest(const Manifest& m, const std::function<void(std::string_view)>& sink) {
+// The text of m's first n entries; `ready`: see text::write_filling.
+void write_text(const Manifest& m, size_t n, const std::atomic<size_t>* ready,
+                const std::function<void(std::string_view)>& sink) {
   Sha256 sha;
   auto emit = [&](std::string_view s) {
     sha.update(s);
@@ -202,12 +218,12 @@ void write_manifest(const Manifest& m, const std::function<void(std::string_view
   // The serial part of writing is the digest and the sink (a copy, a write(2)):
   // the calling thread does them chunk by chunk, in order, while the workers
   // format the chunks after it, at most kWindow ahead (bounded memory).
-  const size_t n = m.size();
   constexpr size_t kChunk = 8192;
   constexpr size_t kWindow = 8;
   const size_t chunks = (n + kChunk - 1) / kChunk;
   if (chunks <= 1) {
     Piece piece;
+    await_filled(m, ready, 0, n);
     format_piece(m, 0, n, piece);
     emit(std::string_view(piece.buf.get(), piece.len));
   } else {
@@ -227,6 +243,7 @@ void write_manifest(const Manifest& m, const std::function<void(std::string_view
         }
         Piece& piece = pieces[c];
         try {
+          await_filled(m, ready, c * kChunk, std::min(n, (c + 1) * kChunk));
           format_piece(m, c * kChunk, std::min(n, (c + 1) * kChunk), piece);
         } catch (...) {
           piece.error = std::current_exception();
@@ -267,6 +284,17 @@ void write_manifest(const Manifest& m, const std::function<void(std::string_view
   tail += hex(sha.final());
   tail += '\n';
   sink(tail);
+}
+
+}  // namespace
+
+void write_manifest(const Manifest& m, const std::function<void(std::string_view)>& sink) {
+  write_text(m, m.size(), nullptr, sink);
+}
+
+void text::write_filling(const Manifest& m, size_t n, const std::atomic<size_t>& ready,
+                         const std::function<void(std::string_view)>& sink) {
+  write_text(m, n, &ready, sink);
 }
 
 std::string write_manifest(const Manifest& m) {

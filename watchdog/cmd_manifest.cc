@@ -1,6 +1,7 @@
 // `goodcop manifest build|verify|diff`: manifests of trees (integrity/) from the
 // command line. Exit codes: 0 clean, 1 a deviation, 2 usage, 3 other failures
 // (an unreadable tree, a damaged manifest).
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -55,13 +56,17 @@ int report(const in::Diff& d, bool json, const std::string& what) {
   return d.clean() ? kExitOk : kExitDeviation;
 }
 
-// Writes the manifest to `file` atomically, piece by piece while later pieces are still
-// being formatted: the 57 MB of a 200,000-file manifest are never held, copied and written
-// out again as one string after the build.
-void save_manifest(const in::Manifest& m, const std::string& file) {
-  write_file_atomic(file, [&](int fd, const std::string& tmp) {
-    in::write_manifest(m, [&](std::string_view piece) { write_all(fd, piece, tmp); });
-  });
+// Whether `file` would be created inside the tree `dir` (realpath of both): its temporary
+// file must then not exist while the tree is walked, or the manifest would list it.
+bool inside_tree(const std::string& dir, const std::string& file) {
+  auto slash = file.rfind('/');
+  std::string parent = slash == std::string::npos ? "." : (slash == 0 ? "/" : file.substr(0, slash));
+  std::unique_ptr<char, decltype(&std::free)> d(::realpath(dir.c_str(), nullptr), &std::free);
+  std::unique_ptr<char, decltype(&std::free)> p(::realpath(parent.c_str(), nullptr), &std::free);
+  if (!d || !p) return true;  // let the build say what is wrong, in the old order
+  std::string ds(d.get()), ps(p.get());
+  if (ds == "/") return true;
+  return ps == ds || ps.compare(0, ds.size() + 1, ds + "/") == 0;
 }
 
 int run_build(const ManifestArgs& a) {
@@ -71,13 +76,27 @@ int run_build(const ManifestArgs& a) {
   opts.threads = a.threads;
   bool tty = !a.no_progress && ::isatty(2) == 1;
   if (tty) opts.progress = show_progress;
-  in::Manifest m = in::build_manifest(a.dir, opts);
-  if (tty) std::cerr << "\n";
+  in::Manifest m;
+  // The text is written while the build joins the entries after its walk (piece by piece:
+  // the 57 MB of a 200,000-file manifest are never held, copied and written out as one
+  // string), into a temporary file renamed over FILE at the end; after the build when
+  // FILE is in the tree.
   if (a.file == "-") {
-    in::write_manifest(m, [](std::string_view piece) { write_all(1, piece, "stdout"); });
+    m = in::build_manifest(a.dir, opts, [](std::string_view piece) { write_all(1, piece, "stdout"); });
+    if (tty) std::cerr << "\n";
     return kExitOk;
   }
-  save_manifest(m, a.file);
+  if (inside_tree(a.dir, a.file)) {
+    m = in::build_manifest(a.dir, opts);
+    write_file_atomic(a.file, [&](int fd, const std::string& tmp) {
+      in::write_manifest(m, [&](std::string_view piece) { write_all(fd, piece, tmp); });
+    });
+  } else {
+    write_file_atomic(a.file, [&](int fd, const std::string& tmp) {
+      m = in::build_manifest(a.dir, opts, [&](std::string_view piece) { write_all(fd, piece, tmp); });
+    });
+  }
+  if (tty) std::cerr << "\n";
   uint64_t files = 0, bytes = 0;
   for (const in::Entry& e : m.entries()) {
     if (e.type != in::EntryType::kFile) continue;
