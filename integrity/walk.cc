@@ -19,109 +19,13 @@
 #include "integrity/hash.h"
 #include "integrity/mapped.h"
 #include "integrity/text_form.h"
+#include "integrity/walk_node.h"
 #include "integrity/xattrs.h"
 
 namespace goodcop::integrity {
 namespace {
 
-EntryType type_of(mode_t m) {
-  switch (m & S_IFMT) {
-    case S_IFDIR: return EntryType::kDir;
-    case S_IFLNK: return EntryType::kSymlink;
-    case S_IFIFO: return EntryType::kFifo;
-    case S_IFCHR: return EntryType::kChar;
-    case S_IFBLK: return EntryType::kBlock;
-    case S_IFSOCK: return EntryType::kSocket;
-    default: return EntryType::kFile;
-  }
-}
-
-int64_t ns_of(const struct timespec& ts) {
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-Entry make_entry(const struct stat& st) {
-  Entry e;
-  e.type = type_of(st.st_mode);
-  e.mode = st.st_mode & 07777;
-  e.uid = st.st_uid;
-  e.gid = st.st_gid;
-  e.nlink = static_cast<uint32_t>(st.st_nlink);
-  e.size = e.type == EntryType::kFile ? static_cast<uint64_t>(st.st_size) : 0;
-  e.mtime_ns = ns_of(st.st_mtim);
-  e.ctime_ns = ns_of(st.st_ctim);
-  e.ino = st.st_ino;
-  e.rdev = (e.type == EntryType::kChar || e.type == EntryType::kBlock) ? st.st_rdev : 0;
-  return e;
-}
-
-bool raced_errno(int err) {
-  return err == ENOENT || err == ENOTDIR || err == ELOOP || err == EXDEV || err == EAGAIN;
-}
-
-struct DirNode;
-
-// An entry read from one directory; it joins the manifest when the walk is done.
-struct Local {
-  uint32_t path_off, path_len;  // into the directory's own arena
-  uint32_t name_off;            // where the last component starts
-  uint32_t extra = UINT32_MAX;  // into the directory's extras
-  bool hash = false;
-  bool unstated = false;  // hash_all: no fstatat yet, e is only the type (the fd's fstat fills it)
-  bool dropped = false;   // a second entry of the same name (the directory changed while read)
-  uint64_t dev = 0;       // st_dev: a subdirectory on another device is a mount point
-  DirNode* child = nullptr;  // the subdirectory's node, when it is descended
-  Entry e;
-};
-
-// What the worker that read one directory learned, kept until the walk ends and
-// then joined into the manifest in path order (Walker::emit): no worker waits on
-// a shared manifest, and no sort of all paths is needed after the walk. Its
-// memory comes from the reading worker's pool.
-struct DirNode {
-  explicit DirNode(std::pmr::memory_resource* pool) : arena(pool), locals(pool), order(pool) {}
-  std::pmr::string arena;          // the entries' relative paths, each NUL-terminated (for openat)
-  std::pmr::vector<Local> locals;  // in getdents order
-  std::vector<std::pair<std::string, std::vector<Xattr>>> extras;  // link targets, xattrs (rare)
-  std::pmr::vector<uint32_t> order;  // 2 * local index (+1: the entries below it), in path order
-  std::vector<Xattr> xattrs;         // the directory's own, read when it was opened
-};
-
-// One directory waiting to be read: its path, its entry as its parent listed
-// it, and where the worker that reads it puts its node.
-struct DirItem {
-  std::string rel;
-  Entry e;
-  DirNode** slot = nullptr;
-};
-
-// What one worker allocates the nodes of the directories it reads from: blocks
-// of a few MiB, given back all at once after the walk. The per-thread malloc
-// arenas grew their heap a page at a time, each by an mprotect(2) (the VMA
-// split, and a TLB shootdown of the other walker's CPU): 16,000 calls and about
-// a sixth of a 200,000-file build's system time.
-struct Pool {
-  std::pmr::monotonic_buffer_resource res{size_t{1} << 20};
-  std::vector<DirNode*> nodes;  // to destroy (extras and xattrs live on the heap)
-  std::vector<uint32_t> scratch;
-};
-
-// A file left for a worker with no directory to read (WalkOptions::defer_min).
-struct Deferred {
-  uint64_t size;
-  DirNode* node;
-  uint32_t local;  // index into node->locals
-};
-
-// What one worker counted, on a cache line of its own: shared counters bumped
-// per file by both walkers kept one line bouncing between the cores. Only the
-// owner writes; the progress tick reads.
-struct alignas(64) Counters {
-  std::atomic<uint64_t> files_done{0}, bytes_done{0}, files_seen{0}, bytes_seen{0};
-  static void add(std::atomic<uint64_t>& c, uint64_t v) {
-    c.store(c.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
-  }
-};
+using namespace detail;
 
 // The parallel walk: a stack of directories shared by the workers under one
 // mutex (taken twice per directory); each directory's entries are kept in its
@@ -181,7 +85,8 @@ class Walker {
         Deferred file{};
         {
           std::unique_lock lk(mu_);
-          cv_.wait(lk, [&] { return failed_ || !stack_.empty() || !deferred_.empty() || busy_ == 0; });
+          cv_.wait(lk,
+                   [&] { return failed_ || !stack_.empty() || !deferred_.empty() || busy_ == 0; });
           if (failed_) return;
           if (!stack_.empty()) {
             item = std::move(stack_.back());
@@ -340,7 +245,8 @@ class Walker {
             throw SysError("readlinkat", rel, errno);
           }
           if (static_cast<size_t>(ln) >= sizeof lbuf)
-            throw LimitError("scan: symlink target longer than 4096 bytes at '" + escape_name(rel) + "'");
+            throw LimitError("scan: symlink target longer than 4096 bytes at '" + escape_name(rel) +
+                             "'");
           target.assign(lbuf, static_cast<size_t>(ln));
         }
         if (opts_.all_xattrs && l.e.type != EntryType::kDir && l.e.type != EntryType::kFile) {
@@ -361,7 +267,7 @@ class Walker {
       if (count_.fetch_add(counted, std::memory_order_relaxed) + counted > opts_.max_entries)
         throw LimitError("scan: more than " + std::to_string(opts_.max_entries) + " entries");
     }
-    if (sort_names(node, pool.scratch)) raced(dir);
+    if (sort_names(node, pool.scratch, root_dev_)) raced(dir);
 
     // Hand the subdirectories to the other workers before hashing this directory's files.
     {
@@ -379,77 +285,7 @@ class Walker {
     hash_files(dfd.get(), node, w);
   }
 
-  // Puts the entries of one directory in the byte order of their paths, without
-  // comparing whole paths (a global sort spent most of its time in memcmp over
-  // long shared prefixes): an entry sorts by its name, and the entries below a
-  // subdirectory "d" sort together as "d/" among its siblings ("a" < "a.txt" <
-  // "a/b", since '.' < '/'). Returns true when a name came twice (getdents of a
-  // directory renamed into while it is read): the first is kept, the directory
-  // reported as changed.
-  bool sort_names(DirNode& node, std::vector<uint32_t>& items) const {
-    // Items are 2 * local index + 1 for "the entries below it" (sorting as name + "/").
-    items.clear();
-    for (uint32_t i = 0; i < node.locals.size(); ++i) {
-      const Local& l = node.locals[i];
-      items.push_back(2 * i);
-      if (l.e.type == EntryType::kDir && l.dev == root_dev_) items.push_back(2 * i + 1);
-    }
-    auto name = [&node](uint32_t item) {
-      const Local& l = node.locals[item / 2];
-      return std::string_view(node.arena.data() + l.path_off + l.name_off, l.path_len - l.name_off);
-    };
-    std::sort(items.begin(), items.end(), [&](uint32_t a, uint32_t b) {
-      std::string_view na = name(a), nb = name(b);
-      size_t n = std::min(na.size(), nb.size());
-      int r = na.substr(0, n).compare(nb.substr(0, n));
-      if (r != 0) return r < 0;
-      // One is a prefix of the other: the next byte decides, '/' for a subtree, none for an entry.
-      int ca = na.size() > n ? static_cast<unsigned char>(na[n]) : (a % 2 == 1 ? '/' : -1);
-      int cb = nb.size() > n ? static_cast<unsigned char>(nb[n]) : (b % 2 == 1 ? '/' : -1);
-      if (ca != cb) return ca < cb;
-      if (a % 2 != b % 2) return a % 2 == 0;
-      return a < b;
-    });
-    bool dup = false;
-    node.order.clear();
-    node.order.reserve(items.size());
-    std::string_view prev;  // the name of the last entry kept
-    bool have_prev = false;
-    for (uint32_t it : items) {
-      Local& l = node.locals[it / 2];
-      if (it % 2 == 0) {
-        if (have_prev && prev == name(it)) {
-          l.dropped = true;
-          dup = true;
-          continue;
-        }
-        prev = name(it);
-        have_prev = true;
-      } else if (l.dropped) {
-        continue;
-      }
-      node.order.push_back(it);
-    }
-    return dup;
-  }
-
-  // Room for the entries of one getdents batch: no regrowth (which in a pool
-  // leaves the old array behind) for directories listed in one batch.
-  static void reserve_for(const char* buf, ssize_t n, size_t base, DirNode& node) {
-    size_t count = 0, bytes = 0;
-    for (ssize_t off = 0; off < n;) {
-      auto* d = reinterpret_cast<const struct dirent64*>(buf + off);
-      off += d->d_reclen;
-      ++count;
-      bytes += base + std::strlen(d->d_name) + 1;
-    }
-    node.locals.reserve(node.locals.size() + count);
-    node.arena.reserve(node.arena.size() + bytes);
-  }
-
-  bool deferrable(uint64_t size) const {
-    return size >= opts_.defer_min && size < opts_.defer_max;
-  }
+  bool deferrable(uint64_t size) const { return size >= opts_.defer_min && size < opts_.defer_max; }
 
   // At most defer_count files of a walk are deferred (each costs a path kept
   // and a second open); the rest are hashed where they are found.
@@ -511,7 +347,8 @@ class Walker {
       issues.push_back(FileIssue{std::string(path), FileIssue::kChanged, {}, {}});
     } else {
       SysError e(op, path, err);
-      issues.push_back(FileIssue{std::string(path), FileIssue::kError, std::make_exception_ptr(e), e.what()});
+      issues.push_back(
+          FileIssue{std::string(path), FileIssue::kError, std::make_exception_ptr(e), e.what()});
     }
   }
 
@@ -530,16 +367,19 @@ class Walker {
       open_failed(issues, path, "openat2", e.code());
     }
     struct stat st {};
-    if (fd && stat_open(fd.get(), st, path, issues)) hash_open(fd.get(), st, node, l, path, w, issues, &mu_);
+    if (fd && stat_open(fd.get(), st, path, issues))
+      hash_open(fd.get(), st, node, l, path, w, issues, &mu_);
     if (issues.empty()) return;
     std::lock_guard lk(mu_);
     for (FileIssue& f : issues) res_.issues.push_back(std::move(f));
   }
 
-  static bool stat_open(int fd, struct stat& st, std::string_view path, std::vector<FileIssue>& issues) {
+  static bool stat_open(int fd, struct stat& st, std::string_view path,
+                        std::vector<FileIssue>& issues) {
     if (::fstat(fd, &st) == 0) return true;
     SysError err("fstat", path, errno);
-    issues.push_back(FileIssue{std::string(path), FileIssue::kError, std::make_exception_ptr(err), err.what()});
+    issues.push_back(
+        FileIssue{std::string(path), FileIssue::kError, std::make_exception_ptr(err), err.what()});
     return false;
   }
 
@@ -641,8 +481,9 @@ class Walker {
       try {
         m.add("", root, {}, root_node_ ? std::move(root_node_->xattrs) : std::vector<Xattr>());
         if (root_node_ != nullptr) emit(*root_node_);
-        if (m.size() != entries) throw Error("scan: joined " + std::to_string(m.size()) +
-                                             " entries of " + std::to_string(entries));
+        if (m.size() != entries)
+          throw Error("scan: joined " + std::to_string(m.size()) + " entries of " +
+                      std::to_string(entries));
         ready.store(entries, std::memory_order_release);
       } catch (...) {
         join_error = std::current_exception();

@@ -176,7 +176,8 @@ struct Piece {
 void await_filled(const Manifest& m, const std::atomic<size_t>* ready, size_t begin, size_t end) {
   if (ready == nullptr) return;
   size_t r;
-  while ((r = ready->load(std::memory_order_acquire)) < end) ready->wait(r, std::memory_order_acquire);
+  while ((r = ready->load(std::memory_order_acquire)) < end)
+    ready->wait(r, std::memory_order_acquire);
   if (r == text::kFillFailed) throw Error("manifest: the entries were not all joined");
   const std::vector<Entry>& es = m.entries();
   for (size_t i = std::max<size_t>(begin, 1); i < end; ++i) {

@@ -60,7 +60,8 @@ int report(const in::Diff& d, bool json, const std::string& what) {
 // file must then not exist while the tree is walked, or the manifest would list it.
 bool inside_tree(const std::string& dir, const std::string& file) {
   auto slash = file.rfind('/');
-  std::string parent = slash == std::string::npos ? "." : (slash == 0 ? "/" : file.substr(0, slash));
+  std::string parent =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : file.substr(0, slash));
   std::unique_ptr<char, decltype(&std::free)> d(::realpath(dir.c_str(), nullptr), &std::free);
   std::unique_ptr<char, decltype(&std::free)> p(::realpath(parent.c_str(), nullptr), &std::free);
   if (!d || !p) return true;  // let the build say what is wrong, in the old order
@@ -82,7 +83,8 @@ int run_build(const ManifestArgs& a) {
   // string), into a temporary file renamed over FILE at the end; after the build when
   // FILE is in the tree.
   if (a.file == "-") {
-    m = in::build_manifest(a.dir, opts, [](std::string_view piece) { write_all(1, piece, "stdout"); });
+    m = in::build_manifest(a.dir, opts,
+                           [](std::string_view piece) { write_all(1, piece, "stdout"); });
     if (tty) std::cerr << "\n";
     return kExitOk;
   }
@@ -93,7 +95,8 @@ int run_build(const ManifestArgs& a) {
     });
   } else {
     write_file_atomic(a.file, [&](int fd, const std::string& tmp) {
-      m = in::build_manifest(a.dir, opts, [&](std::string_view piece) { write_all(fd, piece, tmp); });
+      m = in::build_manifest(a.dir, opts,
+                             [&](std::string_view piece) { write_all(fd, piece, tmp); });
     });
   }
   if (tty) std::cerr << "\n";

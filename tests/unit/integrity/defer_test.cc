@@ -2,13 +2,12 @@
 // their path: hashed like the others, and every change made to them before the
 // reopen is seen, never followed out of the tree. And the walk's O_NOATIME.
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <grp.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -126,7 +125,8 @@ TEST_CASE("a deferred file replaced by another inode before its reopen is report
   CHECK(w.issues[0].what == in::FileIssue::kChanged);
 }
 
-TEST_CASE("a deferred file that grew or shrank before its reopen gets its size and digest as read") {
+TEST_CASE(
+    "a deferred file that grew or shrank before its reopen gets its size and digest as read") {
   TempDir t;
   make_tree(t);
   const std::string grown(80000, 'g'), shrunk = "tiny";

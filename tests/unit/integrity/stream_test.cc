@@ -29,7 +29,8 @@ namespace {
 
 void make_tree(const TempDir& t) {
   for (const char* d : {"a", "a/b", "a.d", "e"}) REQUIRE(::mkdir((t / d).c_str(), 0755) == 0);
-  for (int i = 0; i < 40; ++i) write_text(t / ("a/f" + std::to_string(i)), std::string(size_t(i) * 100, 'x'));
+  for (int i = 0; i < 40; ++i)
+    write_text(t / ("a/f" + std::to_string(i)), std::string(size_t(i) * 100, 'x'));
   write_text(t / "a/b/deep", "deep");
   write_text(t / "a.d/y", "y");
   write_text(t / "log", "ignored");
@@ -127,7 +128,8 @@ TEST_CASE("the writer of a manifest being joined formats each chunk once it is j
   CHECK(p.joined() == in::write_manifest(m));
 }
 
-TEST_CASE("the writer of a manifest being joined stops at an entry out of order, before the digest") {
+TEST_CASE(
+    "the writer of a manifest being joined stops at an entry out of order, before the digest") {
   in::Manifest m;
   in::Entry f;
   m.add("", in::Entry{});
