@@ -234,9 +234,18 @@ BundleInfo write_bundle(const Incident& in, const EvidenceOptions& opts) {
     std::vector<CollectedFile> files;
     if (!in.tree_root.empty()) files = collect_files(in.tree_root, in.paths, in.whole_tree, limits);
 
+    // The bundle is written into a file with no name (O_TMPFILE) and linked into place only
+    // when whole: a daemon killed while writing leaves nothing behind, where a named
+    // temporary file stayed in the directory forever (the e2e crash test found one). A
+    // filesystem without O_TMPFILE gets a named temporary file, removed on every error.
     std::string tmp = opts.dir + "/." + name + ".tmp";
-    UniqueFd out = open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
-    ScopeExit unlink_tmp([&] { ::unlink(tmp.c_str()); });
+    int raw = ::open(opts.dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    const bool named = raw < 0 && (errno == EOPNOTSUPP || errno == EISDIR);
+    if (named) raw = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    UniqueFd out(check(raw, "open", named ? tmp : opts.dir));
+    ScopeExit unlink_tmp([&] {
+      if (named) ::unlink(tmp.c_str());
+    });
     std::string sums;
     int64_t now = Clock::to_time_t(collected);
     {
@@ -280,13 +289,21 @@ BundleInfo write_bundle(const Incident& in, const EvidenceOptions& opts) {
       }
       w->check(archive_write_close(w->get()), "evidence close", path);
     }
-    check(::fsync(out.get()), "fsync", tmp);
-    out = open_fd(tmp, O_RDONLY);
+    check(::fsync(out.get()), "fsync", path);
+    check(::lseek(out.get(), 0, SEEK_SET), "lseek", path);
     BundleInfo info;
-    info.sha256 = sha256_fd(out.get(), tmp);
+    info.sha256 = sha256_fd(out.get(), path);
+    if (named) {
+      check(::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE),
+            "renameat2", path);
+    } else {
+      // linkat of an O_TMPFILE through /proc (AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH);
+      // EEXIST, like RENAME_NOREPLACE, when a bundle of that name appeared meanwhile.
+      const std::string self = "/proc/self/fd/" + std::to_string(out.get());
+      check(::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW), "linkat",
+            path);
+    }
     out.reset();
-    check(::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE),
-          "renameat2", path);
     unlink_tmp.dismiss();
     fsync_dir(opts.dir);
     info.path = path;

@@ -6,6 +6,7 @@
 #include <openssl/pem.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -243,6 +244,37 @@ TEST_CASE("evidence: a full filesystem makes the write fail and leaves nothing",
   s.opts.dir = m.path() + "/evidence";
   CHECK_THROWS_WITH(bk::write_bundle(s.in, s.opts), Catch::Contains("No space left on device"));
   CHECK(goodcop::test::list_dir(s.opts.dir).empty());
+}
+
+TEST_CASE("evidence: a writer killed in the middle of a bundle leaves nothing behind",
+          "[backups][evidence]") {
+  // The daemon SIGKILLed while it writes: here the kernel kills the writer itself, with
+  // SIGXFSZ at the file size limit, halfway through a bundle.
+  Scene s;
+  REQUIRE(::mkdir(s.dir.c_str(), 0700) == 0);
+  write_text(s.tree + "/srv/big", std::string(1 << 20, 'x'));
+  s.in.paths.push_back("srv/big");
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    struct rlimit lim {256 << 10, 256 << 10};
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    try {
+      bk::write_bundle(s.in, s.opts);
+    } catch (...) {
+      ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  int st = 0;
+  REQUIRE(::waitpid(pid, &st, 0) == pid);
+  REQUIRE(WIFSIGNALED(st));
+  CHECK(WTERMSIG(st) == SIGXFSZ);
+  CHECK(goodcop::test::list_dir(s.dir).empty());
+  // The next bundle is written as usual.
+  bk::BundleInfo b = bk::write_bundle(s.in, s.opts);
+  CHECK(goodcop::test::list_dir(s.dir).size() == 2);  // the bundle and the evidence log
+  CHECK(bk::verify_bundle(b.path).ok());
 }
 
 TEST_CASE("evidence: files are read with caps and without following links", "[backups][evidence][hostile]") {
