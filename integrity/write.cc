@@ -171,8 +171,8 @@ struct Piece {
   std::exception_ptr error;
 };
 
-// Waits until entries [0, end) of a manifest being filled in are final; with
-// check_order, throws unless their paths from begin on increase strictly.
+// Waits until entries [0, end) of a manifest being filled in (ready set) are
+// final, then throws unless their paths from begin on increase strictly.
 void await_filled(const Manifest& m, const std::atomic<size_t>* ready, size_t begin, size_t end) {
   if (ready == nullptr) return;
   size_t r;
