@@ -137,3 +137,26 @@ TEST_CASE("goodcop jail runs with neither goodcop-core nor the helper next to it
   CHECK(r.out == "lonehost\n2\n");
   CHECK(r.status == 5);
 }
+
+TEST_CASE("goodcop jail with an address and limits gets a veth and a cgroup and leaves neither",
+          "[kernel][cli][root]") {
+  GOODCOP_REQUIRE_ROOT();
+  // The front's own path through rtnetlink (libmnl) and the cgroup layer. No traffic is sent:
+  // the jail lists its address and route, then hits its process limit with background sleeps.
+  RunResult r = run_goodcop(
+      {"jail", "--name", "clitest", "--memory", "64M", "--pids", "8", jail_rootfs(), "h",
+       "198.18.7.2", "sh", "-c",
+       "ip -o -4 addr show eth0 | awk '{print $4}'; ip -4 route | head -1 | cut -d' ' -f1; "
+       "i=0; while [ $i -lt 8 ]; do sleep 0.5 & i=$((i+1)); done; wait"});
+  INFO(r.err);
+  CHECK(r.out == "198.18.7.2/32\ndefault\n");
+  CHECK(r.err.find("Resource temporarily unavailable") != std::string::npos);
+  // Nothing of it is left on the host.
+  CHECK(run({"ip", "link", "show", "gc-clitest"}).status != 0);
+  for (const char* base :
+       {"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified"}) {
+    INFO(base);
+    CHECK(run({"sh", "-c", std::string("ls -d ") + base + "/goodcop/*clitest* 2>/dev/null"}).out ==
+          "");
+  }
+}
