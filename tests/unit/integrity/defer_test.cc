@@ -142,7 +142,7 @@ TEST_CASE(
   CHECK(at(w, "k").sha256 == in::sha256_of(shrunk));
 }
 
-TEST_CASE("at most defer_count files are deferred; the rest are hashed where they are found") {
+TEST_CASE("at most defer_count files are deferred, the rest are hashed where they are found") {
   TempDir t;
   make_tree(t);
   UniqueFd root = in::open_tree(t.path());
