@@ -23,7 +23,34 @@ std::unique_ptr<CLI::App> make_root() {
   return app;
 }
 
+namespace {
+
+// The verb argv names at a level that has verbs, when it names none: CLI11 would only say
+// "A subcommand is required" for `goodcop frobnicate` (or `goodcop manifest frob`).
+std::string unknown_verb(const CLI::App& root, int argc, char** argv) {
+  const CLI::App* app = &root;
+  std::string where;
+  for (int i = 1; i < argc && argv[i][0] != '-'; ++i) {
+    auto subs = const_cast<CLI::App*>(app)->get_subcommands([](CLI::App*) { return true; });
+    if (subs.empty()) return {};
+    const CLI::App* next = nullptr;
+    for (const CLI::App* sub : subs)
+      if (sub->check_name(argv[i])) next = sub;
+    if (next == nullptr) return where + "unknown verb '" + argv[i] + "'";
+    where += next->get_name() + ": ";
+    app = next;
+  }
+  return {};
+}
+
+}  // namespace
+
 int parse_and_run(CLI::App& app, const std::vector<Verb>& verbs, int argc, char** argv) {
+  if (std::string unknown = unknown_verb(app, argc, argv); !unknown.empty()) {
+    std::cerr << "goodcop: " << unknown << "\n";
+    std::cerr << "Run with --help for more information.\n";
+    return kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

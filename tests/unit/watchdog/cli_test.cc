@@ -29,6 +29,20 @@ TEST_CASE("usage errors exit 2 with one line on stderr", "[cli]") {
   CHECK(bad.err.rfind("goodcop: ", 0) == 0);
 }
 
+TEST_CASE("an unknown verb is named, at the top and below a verb", "[cli]") {
+  auto top = run_goodcop({"frobnicate", "x"});
+  CHECK(top.status == 2);
+  CHECK(top.err == "goodcop: unknown verb 'frobnicate'\nRun with --help for more information.\n");
+  auto below = run_goodcop({"manifest", "frob"});
+  CHECK(below.status == 2);
+  CHECK(below.err ==
+        "goodcop: manifest: unknown verb 'frob'\nRun with --help for more information.\n");
+  // A verb's own arguments are not verbs.
+  auto args = run_goodcop({"manifest", "build"});
+  CHECK(args.status == 2);
+  CHECK(args.err.find("unknown verb") == std::string::npos);
+}
+
 namespace {
 // goodcop-core, next to the goodcop front (watchdog/front_main.cc).
 std::string core_binary() {
