@@ -31,7 +31,7 @@ std::string unknown_verb(const CLI::App& root, int argc, char** argv) {
   const CLI::App* app = &root;
   std::string where;
   for (int i = 1; i < argc && argv[i][0] != '-'; ++i) {
-    auto subs = const_cast<CLI::App*>(app)->get_subcommands([](CLI::App*) { return true; });
+    auto subs = app->get_subcommands([](const CLI::App*) { return true; });
     if (subs.empty()) return {};
     const CLI::App* next = nullptr;
     for (const CLI::App* sub : subs)

@@ -1,5 +1,6 @@
 #include "tests/support/support.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
@@ -128,6 +129,19 @@ RunResult run_goodcop(const std::vector<std::string>& args, const std::string& i
   std::vector<std::string> argv{GOODCOP_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv, input);
+}
+
+std::vector<pid_t> process_ids() {
+  std::vector<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  REQUIRE(d != nullptr);
+  while (dirent* e = ::readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid > 0 && *end == '\0') out.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(d);
+  return out;
 }
 
 }  // namespace goodcop::test

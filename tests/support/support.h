@@ -3,6 +3,8 @@
 // (but fail in CI), temporary trees that remove themselves, running the goodcop
 // binary and capturing its output.
 
+#include <sys/types.h>
+
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -59,6 +61,9 @@ RunResult run(const std::vector<std::string>& argv, const std::string& input = "
 
 // Runs the goodcop binary under test with the given arguments.
 RunResult run_goodcop(const std::vector<std::string>& args, const std::string& input = "");
+
+// The pids of every process /proc lists now (numeric entries only).
+std::vector<pid_t> process_ids();
 
 // The source tree (for test data and docs/examples).
 inline std::string source_dir() { return GOODCOP_SOURCE_DIR; }

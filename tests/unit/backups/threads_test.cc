@@ -1,7 +1,6 @@
 // Extraction from a multi-threaded process (the daemon calls restores from pool
 // threads): the helper is an exec'd goodcop, never a bare fork of this process, and
 // restores and lower-tree preparations run side by side while other threads allocate.
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,15 +35,10 @@ namespace {
 // Pids whose parent is this process.
 std::vector<pid_t> my_children() {
   std::vector<pid_t> out;
-  DIR* d = ::opendir("/proc");
-  REQUIRE(d != nullptr);
-  while (dirent* e = ::readdir(d)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (pid <= 0 || *end != '\0') continue;
+  for (pid_t pid : goodcop::test::process_ids()) {
     std::string stat;
     try {
-      stat = goodcop::read_file("/proc/" + std::string(e->d_name) + "/stat");
+      stat = goodcop::read_file("/proc/" + std::to_string(pid) + "/stat");
     } catch (const goodcop::Error&) {
       continue;  // gone meanwhile
     }
@@ -54,9 +48,8 @@ std::vector<pid_t> my_children() {
     long ppid = 0;
     char state = 0;
     if (std::sscanf(stat.c_str() + rp + 1, " %c %ld", &state, &ppid) == 2 && ppid == ::getpid())
-      out.push_back(static_cast<pid_t>(pid));
+      out.push_back(pid);
   }
-  ::closedir(d);
   return out;
 }
 

@@ -1,7 +1,6 @@
 // The jail's end: goodcop's init kills and reaps every other process of the jail once the
 // command is gone, then reports the command's status before it exits itself
 // (Jail::wait_command, Jail::release); `goodcop jail` returns at that report.
-#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,25 +34,19 @@ struct NsProcess {
 // Every host process whose PID namespace is `ns` (as readlink shows it: "pid:[4026532...]").
 std::vector<NsProcess> processes_in(const std::string& ns) {
   std::vector<NsProcess> found;
-  DIR* d = ::opendir("/proc");
-  REQUIRE(d != nullptr);
-  while (dirent* e = ::readdir(d)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (pid <= 0 || *end != '\0') continue;
-    const std::string dir = std::string("/proc/") + e->d_name;
+  for (pid_t pid : process_ids()) {
+    const std::string dir = "/proc/" + std::to_string(pid);
     char buf[64];
     ssize_t n = ::readlink((dir + "/ns/pid").c_str(), buf, sizeof buf);
     if (n <= 0 || std::string(buf, static_cast<size_t>(n)) != ns) continue;
     NsProcess p;
-    p.pid = static_cast<pid_t>(pid);
+    p.pid = pid;
     p.comm = slurp(dir + "/comm");
     std::istringstream status(slurp(dir + "/status"));
     for (std::string line; std::getline(status, line);)
       if (line.rfind("NSpid:", 0) == 0) p.nspid = line.substr(line.find_last_of(" \t") + 1);
     found.push_back(p);
   }
-  ::closedir(d);
   return found;
 }
 
